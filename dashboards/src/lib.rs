@@ -1,0 +1,2 @@
+//! `dashboards`: the HTTP read API (native, Prometheus- and Loki-compatible)
+//! and the web UI. Nothing is implemented yet; see ARCHITECTURE.md.
