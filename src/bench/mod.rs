@@ -1,0 +1,7 @@
+//! `weir bench ...`: load benchmarks that print throughput and
+//! HdrHistogram latency percentiles beside a baseline measured in the same
+//! run, so figures from a noisy shared machine can be compared as ratios.
+
+pub mod log;
+mod payload;
+mod report;
