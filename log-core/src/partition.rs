@@ -409,19 +409,25 @@ impl Partition {
         }
         // Decoding proves the records parse (bounded by the batch limit)
         // before they become part of the log.
-        let records = batch::decode(Bytes::copy_from_slice(&batch), limit)?;
-        let compacted = self.topic_config().cleanup_policy == CleanupPolicy::Compact;
-        for (i, record) in records.iter().enumerate() {
-            if record.offset != i as u64 + header.base_offset {
-                return Err(LogError::InvalidBatch(format!(
-                    "record {i} has offset delta {}, expected {i}",
-                    record.offset - header.base_offset
-                )));
-            }
-            if compacted && record.key.is_none() {
-                return Err(LogError::MissingKey(self.topic.name.clone()));
+        let frozen = batch.freeze();
+        {
+            let records = batch::decode(frozen.clone(), limit)?;
+            let compacted = self.topic_config().cleanup_policy == CleanupPolicy::Compact;
+            for (i, record) in records.iter().enumerate() {
+                if record.offset != i as u64 + header.base_offset {
+                    return Err(LogError::InvalidBatch(format!(
+                        "record {i} has offset delta {}, expected {i}",
+                        record.offset.wrapping_sub(header.base_offset)
+                    )));
+                }
+                if compacted && record.key.is_none() {
+                    return Err(LogError::MissingKey(self.topic.name.clone()));
+                }
             }
         }
+        // The decoded records (which may borrow the buffer) are gone, so
+        // this takes the buffer back without a copy.
+        let batch = frozen.try_into_mut().unwrap_or_else(|shared| BytesMut::from(&shared[..]));
         self.append_stamped(batch, header)
     }
 
