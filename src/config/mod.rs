@@ -1,0 +1,204 @@
+//! The configuration file: TOML parsed into raw serde structs, then
+//! validated into [`Settings`].
+//!
+//! Every section is `deny_unknown_fields` and `default`, so `weir serve`
+//! runs with no file at all and a misspelt key is an error, not a silently
+//! ignored setting. Errors name the field path (`listen.http`,
+//! `log.topic_defaults.partitions`) and, for parse errors, the file and line.
+//! `deploy/weir.example.toml` lists every key with its default; a test keeps
+//! it in step with the code.
+//!
+//! Relative paths (`data_dir`) are relative to the working directory of the
+//! process, as Kafka's `log.dirs` is.
+//!
+//! # Layout
+//! - this file: the top level, `[listen]`, loading and errors.
+//! - [`log`]: `[log]`, mapped onto `log_core::LogConfig`.
+//! - [`topic`]: `[log.topic_defaults]` and `[log.telemetry_topics]`, mapped
+//!   onto `log_core::TopicConfig`.
+
+mod error;
+mod log;
+mod topic;
+
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use log_core::{LogConfig, TopicConfig};
+use serde::Deserialize;
+
+pub use error::ConfigError;
+pub use log::RawLog;
+pub use topic::{RawTopic, Retention, RetentionBytes};
+
+/// The data dir used when neither the file nor `--data-dir` names one.
+pub const DEFAULT_DATA_DIR: &str = "./weir-data";
+
+/// The configuration file as written.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default, expecting = "a table of settings")]
+pub struct RawConfig {
+    pub data_dir: PathBuf,
+    pub listen: RawListen,
+    pub log: RawLog,
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        RawConfig {
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            listen: RawListen::default(),
+            log: RawLog::default(),
+        }
+    }
+}
+
+/// `[listen]`: where each server binds. Addresses are kept as strings here
+/// so that a bad one is reported with its field name.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    default,
+    expecting = "a table of listener addresses"
+)]
+pub struct RawListen {
+    pub otlp_grpc: String,
+    pub otlp_http: String,
+    pub http: String,
+    pub kafka: String,
+}
+
+impl Default for RawListen {
+    fn default() -> Self {
+        RawListen {
+            otlp_grpc: "0.0.0.0:4317".into(),
+            otlp_http: "0.0.0.0:4318".into(),
+            http: "0.0.0.0:7070".into(),
+            kafka: "0.0.0.0:9092".into(),
+        }
+    }
+}
+
+/// Validated settings of the whole process.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub listen: Listen,
+    /// The log, including `topic_defaults` for topics created without
+    /// explicit settings.
+    pub log: LogConfig,
+    /// Settings used when `otlp_logs`, `otlp_metrics` and `otlp_spans` are
+    /// created.
+    pub telemetry_topics: TopicConfig,
+}
+
+/// Validated listener addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listen {
+    pub otlp_grpc: SocketAddr,
+    pub otlp_http: SocketAddr,
+    pub http: SocketAddr,
+    pub kafka: SocketAddr,
+}
+
+impl Settings {
+    /// Reads and validates `path`, or the defaults when there is no file.
+    /// `data_dir`, when given (from `--data-dir`), overrides the file.
+    pub fn load(path: Option<&Path>, data_dir: Option<&Path>) -> Result<Settings, ConfigError> {
+        let mut raw = match path {
+            Some(path) => RawConfig::read(path)?,
+            None => RawConfig::default(),
+        };
+        if let Some(dir) = data_dir {
+            raw.data_dir = dir.to_path_buf();
+        }
+        raw.validate().map_err(|e| e.in_file(path))
+    }
+}
+
+impl RawConfig {
+    /// Reads and parses a file, without validating values.
+    pub fn read(path: &Path) -> Result<RawConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            file: path.to_path_buf(),
+            source,
+        })?;
+        RawConfig::parse(&text).map_err(|e| e.in_file(Some(path)))
+    }
+
+    /// Parses TOML text. Errors carry the field path and the line.
+    pub fn parse(text: &str) -> Result<RawConfig, ConfigError> {
+        let deserializer =
+            toml::Deserializer::parse(text).map_err(|e| ConfigError::from_toml(text, "", &e))?;
+        serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let path = e.path().to_string();
+            // `?` is what serde_path_to_error writes for an unknown position.
+            let path = if path == "?" || path == "." {
+                String::new()
+            } else {
+                path
+            };
+            ConfigError::from_toml(text, &path, e.inner())
+        })
+    }
+
+    /// Checks every value and builds the settings the process runs with.
+    pub fn validate(&self) -> Result<Settings, ConfigError> {
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(ConfigError::field("data_dir", "must not be empty"));
+        }
+        let (log, telemetry_topics) = self.log.validate()?;
+        Ok(Settings {
+            data_dir: self.data_dir.clone(),
+            listen: self.listen.validate()?,
+            log,
+            telemetry_topics,
+        })
+    }
+}
+
+impl RawListen {
+    fn validate(&self) -> Result<Listen, ConfigError> {
+        let fields = [
+            ("otlp_grpc", &self.otlp_grpc),
+            ("otlp_http", &self.otlp_http),
+            ("http", &self.http),
+            ("kafka", &self.kafka),
+        ];
+        let mut parsed: Vec<(&str, SocketAddr)> = Vec::with_capacity(fields.len());
+        for (name, text) in fields {
+            let addr: SocketAddr = text.parse().map_err(|_| {
+                ConfigError::field(
+                    format!("listen.{name}"),
+                    format!(
+                        "{text:?} is not a socket address (expected IP:PORT, e.g. \"0.0.0.0:7070\")"
+                    ),
+                )
+            })?;
+            if let Some((other, _)) = parsed.iter().find(|(_, seen)| overlaps(*seen, addr)) {
+                return Err(ConfigError::field(
+                    format!("listen.{name}"),
+                    format!("{addr} is already used by listen.{other}"),
+                ));
+            }
+            parsed.push((name, addr));
+        }
+        Ok(Listen {
+            otlp_grpc: parsed[0].1,
+            otlp_http: parsed[1].1,
+            http: parsed[2].1,
+            kafka: parsed[3].1,
+        })
+    }
+}
+
+/// Whether two listeners would fight over one port. Port 0 asks the kernel
+/// for a free port, so it never clashes.
+fn overlaps(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() != 0
+        && a.port() == b.port()
+        && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+}

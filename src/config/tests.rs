@@ -1,0 +1,282 @@
+use std::time::Duration;
+
+use log_core::{CleanupPolicy, Durability, TopicConfig};
+
+use super::log::telemetry_base;
+use super::*;
+
+const EXAMPLE: &str = include_str!("../../deploy/weir.example.toml");
+
+fn parse_err(text: &str) -> String {
+    let result = RawConfig::parse(text).and_then(|raw| raw.validate());
+    result.expect_err("config should be refused").to_string()
+}
+
+/// The settings must be compared field by field: `log_core::LogConfig`
+/// has no `PartialEq`, so its `Debug` rendering stands in for it.
+fn assert_same(a: &Settings, b: &Settings) {
+    assert_eq!(a.data_dir, b.data_dir);
+    assert_eq!(a.listen, b.listen);
+    assert_eq!(format!("{:?}", a.log), format!("{:?}", b.log));
+    assert_eq!(a.telemetry_topics, b.telemetry_topics);
+}
+
+#[test]
+fn example_config_equals_defaults() {
+    let example = RawConfig::parse(EXAMPLE)
+        .expect("example parses")
+        .validate()
+        .expect("example is valid");
+    let defaults = RawConfig::default().validate().expect("defaults are valid");
+    assert_same(&example, &defaults);
+    let empty = RawConfig::parse("")
+        .expect("empty file parses")
+        .validate()
+        .unwrap();
+    assert_same(&empty, &defaults);
+}
+
+#[test]
+fn example_config_lists_every_key() {
+    // Exhaustive patterns: a new field fails to compile here until it is
+    // added to the lists below (and so to the example).
+    let RawConfig {
+        data_dir: _,
+        listen: _,
+        log,
+    } = RawConfig::default();
+    let RawListen {
+        otlp_grpc: _,
+        otlp_http: _,
+        http: _,
+        kafka: _,
+    } = RawListen::default();
+    let RawLog {
+        durability: _,
+        group_commit_window: _,
+        sync_threads: _,
+        max_record_bytes: _,
+        max_batch_bytes: _,
+        zstd_level: _,
+        cleanup_interval: _,
+        compaction_max_keys: _,
+        topic_defaults,
+        telemetry_topics: _,
+    } = log;
+    let RawTopic {
+        partitions: _,
+        retention: _,
+        retention_bytes: _,
+        segment_bytes: _,
+        segment_age: _,
+        index_interval_bytes: _,
+        cleanup_policy: _,
+        delete_retention: _,
+    } = topic_defaults;
+    let topic_keys = [
+        "partitions",
+        "retention",
+        "retention_bytes",
+        "segment_bytes",
+        "segment_age",
+        "index_interval_bytes",
+        "cleanup_policy",
+        "delete_retention",
+    ];
+    let expected: &[(&str, &[&str])] = &[
+        ("", &["data_dir", "listen", "log"]),
+        ("listen", &["otlp_grpc", "otlp_http", "http", "kafka"]),
+        (
+            "log",
+            &[
+                "durability",
+                "group_commit_window",
+                "sync_threads",
+                "max_record_bytes",
+                "max_batch_bytes",
+                "zstd_level",
+                "cleanup_interval",
+                "compaction_max_keys",
+                "topic_defaults",
+                "telemetry_topics",
+            ],
+        ),
+        ("log.topic_defaults", &topic_keys),
+        ("log.telemetry_topics", &topic_keys),
+    ];
+    let table: toml::Table = toml::from_str(EXAMPLE).unwrap();
+    for (section, keys) in expected {
+        let mut at = &table;
+        for part in section.split('.').filter(|p| !p.is_empty()) {
+            at = at[part].as_table().unwrap();
+        }
+        let mut found: Vec<&str> = at.keys().map(String::as_str).collect();
+        let mut keys = keys.to_vec();
+        found.sort_unstable();
+        keys.sort_unstable();
+        assert_eq!(found, keys, "keys of [{section}] in the example config");
+    }
+}
+
+#[test]
+fn telemetry_topics_differ_from_topic_defaults_only_where_documented() {
+    let settings = RawConfig::default().validate().unwrap();
+    let telemetry = &settings.telemetry_topics;
+    assert_eq!(telemetry.partitions, 4);
+    assert_eq!(
+        telemetry.retention,
+        Some(Duration::from_secs(3 * 24 * 3600))
+    );
+    assert_eq!(telemetry.segment_age, Duration::from_secs(3600));
+    assert_eq!(*telemetry, telemetry_base(&settings.log.topic_defaults));
+}
+
+#[test]
+fn telemetry_topics_inherit_unset_keys_from_topic_defaults() {
+    let text = "[log.topic_defaults]\nsegment_bytes = 8192\nretention = \"30d\"\n";
+    let settings = RawConfig::parse(text).unwrap().validate().unwrap();
+    assert_eq!(settings.log.topic_defaults.segment_bytes, 8192);
+    assert_eq!(settings.telemetry_topics.segment_bytes, 8192);
+    assert_eq!(
+        settings.telemetry_topics.retention,
+        Some(Duration::from_secs(3 * 24 * 3600))
+    );
+}
+
+#[test]
+fn values_map_onto_log_core_settings() {
+    let text = r#"
+        data_dir = "/var/lib/weir"
+        [listen]
+        http = "127.0.0.1:0"
+        kafka = "127.0.0.1:0"
+        [log]
+        durability = "os"
+        group_commit_window = "2ms"
+        [log.topic_defaults]
+        retention = "forever"
+        retention_bytes = 1000000
+        cleanup_policy = "compact"
+        [log.telemetry_topics]
+        partitions = 16
+        retention_bytes = "unlimited"
+        cleanup_policy = "delete"
+    "#;
+    let settings = RawConfig::parse(text).unwrap().validate().unwrap();
+    assert_eq!(settings.data_dir, PathBuf::from("/var/lib/weir"));
+    assert_eq!(settings.listen.http, "127.0.0.1:0".parse().unwrap());
+    assert_eq!(settings.log.durability, Durability::Os);
+    assert_eq!(settings.log.group_commit_window, Duration::from_millis(2));
+    let defaults = &settings.log.topic_defaults;
+    assert_eq!(defaults.retention, None);
+    assert_eq!(defaults.retention_bytes, Some(1_000_000));
+    assert_eq!(defaults.cleanup_policy, CleanupPolicy::Compact);
+    let telemetry: &TopicConfig = &settings.telemetry_topics;
+    assert_eq!(telemetry.partitions, 16);
+    assert_eq!(telemetry.retention_bytes, None);
+}
+
+#[test]
+fn unknown_key_is_named_with_its_path_and_line() {
+    let message = parse_err("[log.topic_defaults]\npartitions = 2\nretension = \"1d\"\n");
+    assert!(
+        message.starts_with("line 3: log.topic_defaults.retension: unknown key"),
+        "{message}"
+    );
+    let message = parse_err("bogus = 1\n");
+    assert!(message.contains("bogus: unknown key"), "{message}");
+}
+
+#[test]
+fn bad_values_name_their_field() {
+    let cases = [
+        (
+            "[log.topic_defaults]\npartitions = 0",
+            "log.topic_defaults.partitions: 0 is not in 1..=1024",
+        ),
+        (
+            "[log.telemetry_topics]\nsegment_bytes = 10",
+            "log.telemetry_topics.segment_bytes: 10 is not in",
+        ),
+        (
+            "[listen]\nhttp = \"x\"",
+            "listen.http: \"x\" is not a socket address",
+        ),
+        (
+            "[listen]\nkafka = \"0.0.0.0:4317\"",
+            "listen.kafka: 0.0.0.0:4317 is already used by listen.otlp_grpc",
+        ),
+        (
+            "[log]\nsync_threads = 0",
+            "log.sync_threads: 0 is not in 1..=64",
+        ),
+        (
+            "[log]\ndurability = \"always\"",
+            "log.durability: unknown variant `always`",
+        ),
+        (
+            "[log]\ngroup_commit_window = \"soon\"",
+            "log.group_commit_window:",
+        ),
+        ("[log]\nmax_record_bytes = 0", "log.max_record_bytes:"),
+        (
+            "[log]\ncompaction_max_keys = 0",
+            "log.compaction_max_keys: must be positive",
+        ),
+        (
+            "[log.topic_defaults]\nretention = \"0s\"",
+            "log.topic_defaults.retention: must be positive",
+        ),
+        (
+            "[log.topic_defaults]\nretention = 5",
+            "log.topic_defaults.retention:",
+        ),
+        (
+            "[log.topic_defaults]\nretention_bytes = \"lots\"",
+            "log.topic_defaults.retention_bytes:",
+        ),
+        (
+            "[log.topic_defaults]\nretention_bytes = -1",
+            "log.topic_defaults.retention_bytes: -1 is negative",
+        ),
+        (
+            "[log.telemetry_topics]\ncleanup_policy = \"compact\"",
+            "log.telemetry_topics.cleanup_policy:",
+        ),
+        ("data_dir = \"\"", "data_dir: must not be empty"),
+    ];
+    for (text, expected) in cases {
+        let message = parse_err(text);
+        assert!(
+            message.contains(expected),
+            "{text:?}: {message:?} should contain {expected:?}"
+        );
+    }
+}
+
+#[test]
+fn syntax_error_names_the_line() {
+    let message = parse_err("[listen]\nhttp = \n");
+    assert!(message.starts_with("line 2: "), "{message}");
+}
+
+#[test]
+fn data_dir_flag_overrides_the_file() {
+    let settings = Settings::load(None, Some(Path::new("/tmp/elsewhere"))).unwrap();
+    assert_eq!(settings.data_dir, PathBuf::from("/tmp/elsewhere"));
+    assert_eq!(
+        Settings::load(None, None).unwrap().data_dir,
+        PathBuf::from(DEFAULT_DATA_DIR)
+    );
+}
+
+#[test]
+fn missing_file_is_a_read_error_naming_it() {
+    let error = Settings::load(Some(Path::new("/nonexistent/weir.toml")), None).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("read config /nonexistent/weir.toml: "),
+        "{error}"
+    );
+}
