@@ -3,6 +3,20 @@
 //! data dir directly.
 //!
 //! # Layout
+//! - [`cli`]: the command line (clap).
 //! - [`config`]: the TOML configuration file and its validation.
+//! - [`serve`]: `weir serve`, the appliance's lifecycle.
+//! - [`log_cmd`]: `weir log ...`, offline tools over a data dir.
+//! - [`partitioner`]: which partition a keyed record goes to.
+//! - [`bench`]: `weir bench ...`, load benchmarks.
+//! - [`diagnostics`]: the process's own logging (tracing).
+//! - [`clock`]: wall-clock time in record timestamps.
 
+pub mod bench;
+pub mod cli;
+pub mod clock;
 pub mod config;
+pub mod diagnostics;
+pub mod log_cmd;
+pub mod partitioner;
+pub mod serve;

@@ -1,1 +1,56 @@
-fn main(){}
+//! The `weir` binary: parses the command line, runs the command, and maps
+//! failures to exit codes (see [`weir::cli`]).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use weir::bench::log::LogBenchArgs;
+use weir::cli::{BenchCommand, Cli, Command, ConfigArgs};
+use weir::config::{ConfigError, Settings};
+use weir::{bench, diagnostics, log_cmd, serve};
+
+/// A usage or configuration error (clap uses the same code for usage).
+const EXIT_CONFIG: u8 = 2;
+const EXIT_FAILURE: u8 = 1;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve_command(&args),
+        Command::Log(args) => log_cmd::run(args),
+        Command::Bench {
+            command: BenchCommand::Log(args),
+        } => bench_log(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            if error.chain().any(|cause| cause.is::<ConfigError>()) {
+                ExitCode::from(EXIT_CONFIG)
+            } else {
+                ExitCode::from(EXIT_FAILURE)
+            }
+        }
+    }
+}
+
+fn serve_command(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
+    let settings = Settings::load(args.config.as_deref(), args.data_dir.as_deref())?;
+    diagnostics::init_tracing("info");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("weir")
+        .build()?;
+    runtime.block_on(async {
+        let shutdown = serve::shutdown_signal()?;
+        serve::run(settings, shutdown).await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench_log(args: LogBenchArgs) -> anyhow::Result<ExitCode> {
+    diagnostics::init_tracing("warn");
+    bench::log::run(args)?;
+    Ok(ExitCode::SUCCESS)
+}

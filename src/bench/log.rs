@@ -46,7 +46,12 @@ pub struct LogBenchArgs {
     /// Concurrent appenders per phase.
     #[arg(long, value_delimiter = ',', default_value = "1,8,64")]
     pub appenders: Vec<usize>,
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "encoded,records")]
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "encoded,records"
+    )]
     pub modes: Vec<AppendMode>,
     /// Records per batch.
     #[arg(long, default_value_t = 64)]
@@ -72,8 +77,11 @@ struct Pool {
 impl Pool {
     fn build(args: &LogBenchArgs) -> Result<Pool> {
         let mut rng = Rng::new(0x5eed);
-        let now = log_core::retention::now_millis();
-        let mut pool = Pool { records: Vec::new(), encoded: Vec::new() };
+        let now = crate::clock::now_millis();
+        let mut pool = Pool {
+            records: Vec::new(),
+            encoded: Vec::new(),
+        };
         for _ in 0..POOL_BATCHES {
             let records = payload::records(&mut rng, args.batch_records, args.record_bytes, now);
             let encoded = log_core::batch::encode(&records, Some(args.zstd_level))?;
@@ -84,7 +92,12 @@ impl Pool {
     }
 
     fn raw_bytes_per_batch(&self) -> f64 {
-        let total: usize = self.records.iter().flat_map(|b| b.iter()).map(NewRecord::encoded_len).sum();
+        let total: usize = self
+            .records
+            .iter()
+            .flat_map(|b| b.iter())
+            .map(NewRecord::encoded_len)
+            .sum();
         total as f64 / self.records.len() as f64
     }
 
@@ -106,17 +119,30 @@ pub fn run(args: LogBenchArgs) -> Result<()> {
         args.rounds,
         args.dir.display()
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     let mut baseline: Vec<Phase> = Vec::new();
     let mut phases: Vec<Vec<Phase>> = Vec::new();
     let duration = Duration::from_secs_f64(args.seconds);
     for round in 0..args.rounds {
         eprintln!("round {}/{}: baseline", round + 1, args.rounds);
-        baseline.push(run_baseline(&args.dir, &pool, duration, *args.baseline_window, args.batch_records)?);
+        baseline.push(run_baseline(
+            &args.dir,
+            &pool,
+            duration,
+            *args.baseline_window,
+            args.batch_records,
+        )?);
         let mut i = 0;
         for &mode in &args.modes {
             for &appenders in &args.appenders {
-                eprintln!("round {}/{}: log {mode:?} x{appenders}", round + 1, args.rounds);
+                eprintln!(
+                    "round {}/{}: log {mode:?} x{appenders}",
+                    round + 1,
+                    args.rounds
+                );
                 let phase = run_log(&runtime, &args, &pool, mode, appenders, duration)?;
                 if phases.len() <= i {
                     phases.push(Vec::new());
@@ -134,9 +160,19 @@ pub fn run(args: LogBenchArgs) -> Result<()> {
 /// Writes the pool's batch bytes to a plain file, with one `fdatasync` per
 /// window. A write's latency is from its start to the end of the sync that
 /// covers it.
-fn run_baseline(dir: &Path, pool: &Pool, duration: Duration, window: Duration, batch_records: usize) -> Result<Phase> {
+fn run_baseline(
+    dir: &Path,
+    pool: &Pool,
+    duration: Duration,
+    window: Duration,
+    batch_records: usize,
+) -> Result<Phase> {
     let path = dir.join("baseline.bin");
-    let mut file = OpenOptions::new().create(true).write(true).truncate(true).open(&path)?;
+    let mut file = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .open(&path)?;
     let mut latency = report::latency_histogram();
     let mut unsynced: Vec<Instant> = Vec::new();
     let (mut bytes, mut batches) = (0u64, 0u64);
@@ -162,7 +198,13 @@ fn run_baseline(dir: &Path, pool: &Pool, duration: Duration, window: Duration, b
     let seconds = start.elapsed().as_secs_f64();
     drop(file);
     std::fs::remove_file(&path)?;
-    Ok(Phase { name: "baseline".into(), bytes, records: batches * batch_records as u64, seconds, latency })
+    Ok(Phase {
+        name: "baseline".into(),
+        bytes,
+        records: batches * batch_records as u64,
+        seconds,
+        latency,
+    })
 }
 
 fn run_log(
@@ -182,7 +224,13 @@ fn run_log(
         ..LogConfig::default()
     };
     let (log, _) = Log::open(&dir, config, OpenMode::ReadWrite)?;
-    let topic = log.create_topic("bench", TopicConfig { partitions: 1, ..TopicConfig::default() })?;
+    let topic = log.create_topic(
+        "bench",
+        TopicConfig {
+            partitions: 1,
+            ..TopicConfig::default()
+        },
+    )?;
     let partition = Arc::clone(&topic.partitions()[0]);
     let start = Instant::now();
     let deadline = start + duration;
@@ -200,7 +248,9 @@ fn run_log(
                         i += 1;
                         let t = Instant::now();
                         let pending = match mode {
-                            AppendMode::Encoded => partition.append_encoded(BytesMut::from(&pool.encoded[at][..]))?,
+                            AppendMode::Encoded => {
+                                partition.append_encoded(BytesMut::from(&pool.encoded[at][..]))?
+                            }
                             AppendMode::Records => partition.append(&pool.records[at])?,
                         };
                         let info = pending.durable().await?;
@@ -229,7 +279,13 @@ fn run_log(
         records += r;
         latency.add(&h)?;
     }
-    Ok(Phase { name: format!("log {mode:?} x{appenders}").to_lowercase(), bytes, records, seconds, latency })
+    Ok(Phase {
+        name: format!("log {mode:?} x{appenders}").to_lowercase(),
+        bytes,
+        records,
+        seconds,
+        latency,
+    })
 }
 
 fn print_report(args: &LogBenchArgs, baseline: &[Phase], phases: &[Vec<Phase>]) {
@@ -256,7 +312,10 @@ fn print_report(args: &LogBenchArgs, baseline: &[Phase], phases: &[Vec<Phase>]) 
             100.0 * mbps / base_mbps,
         );
     };
-    row(&format!("baseline (sync/{})", args.baseline_window), baseline);
+    row(
+        &format!("baseline (sync/{})", args.baseline_window),
+        baseline,
+    );
     for runs in phases {
         row(&runs[0].name, runs);
     }

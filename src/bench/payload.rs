@@ -29,19 +29,58 @@ impl Rng {
 }
 
 const SERVICES: &[&str] = &[
-    "checkout", "cart", "payment", "shipping", "frontend", "auth", "search", "catalog", "ads",
-    "email", "currency", "recommendation", "inventory", "orders", "users", "gateway", "billing",
-    "notifications", "reviews", "quote",
+    "checkout",
+    "cart",
+    "payment",
+    "shipping",
+    "frontend",
+    "auth",
+    "search",
+    "catalog",
+    "ads",
+    "email",
+    "currency",
+    "recommendation",
+    "inventory",
+    "orders",
+    "users",
+    "gateway",
+    "billing",
+    "notifications",
+    "reviews",
+    "quote",
 ];
 const SEVERITIES: &[&str] = &["DEBUG", "INFO", "INFO", "INFO", "WARN", "ERROR"];
 const METHODS: &[&str] = &["GET", "GET", "GET", "POST", "PUT", "DELETE"];
 const PATHS: &[&str] = &[
-    "/api/v1/cart", "/api/v1/checkout", "/api/v1/products", "/api/v1/users/me", "/healthz",
-    "/api/v1/orders", "/api/v1/search", "/static/app.js",
+    "/api/v1/cart",
+    "/api/v1/checkout",
+    "/api/v1/products",
+    "/api/v1/users/me",
+    "/healthz",
+    "/api/v1/orders",
+    "/api/v1/search",
+    "/static/app.js",
 ];
 const WORDS: &[&str] = &[
-    "request", "completed", "failed", "retrying", "upstream", "timeout", "cache", "miss", "hit",
-    "connection", "reset", "user", "order", "payment", "declined", "accepted", "queue", "latency",
+    "request",
+    "completed",
+    "failed",
+    "retrying",
+    "upstream",
+    "timeout",
+    "cache",
+    "miss",
+    "hit",
+    "connection",
+    "reset",
+    "user",
+    "order",
+    "payment",
+    "declined",
+    "accepted",
+    "queue",
+    "latency",
 ];
 
 /// One log-like value of roughly `target_bytes`.

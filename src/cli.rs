@@ -1,0 +1,128 @@
+//! The command line.
+//!
+//! ```text
+//! weir serve [--config FILE] [--data-dir DIR]
+//! weir log [--config FILE] [--data-dir DIR] topics
+//! weir log ... describe TOPIC
+//! weir log ... produce TOPIC [--key K] [--partition P]
+//! weir log ... dump TOPIC [--partition P] [--from OFFSET] [--limit N] [--json]
+//! weir log ... check [--repair]
+//! weir bench log [--seconds S] [--rounds N] [--appenders 1,8,64] ...
+//! ```
+//!
+//! Exit codes: 0 success, 1 runtime failure (or problems found by `check`),
+//! 2 a usage or configuration error.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::bench::log::LogBenchArgs;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "weir",
+    version,
+    about = "An observability ingestion appliance: OTLP in, a durable Kafka-format log out"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the appliance until SIGINT or SIGTERM
+    Serve(ConfigArgs),
+    /// Inspect, write and repair a data dir offline (refused while a server holds its lock)
+    Log(LogArgs),
+    /// Load benchmarks printing throughput and latency percentiles
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Append throughput and acknowledgement latency of the log against a raw-file baseline
+    Log(LogBenchArgs),
+}
+
+/// Where settings come from; shared by every command.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConfigArgs {
+    /// Configuration file (TOML); without it every setting has its default
+    #[arg(long, short = 'c', value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+    /// Data dir, overriding `data_dir` of the configuration file
+    #[arg(long, value_name = "DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(subcommand)]
+    pub command: LogCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// List topics: partitions, cleanup policy, bytes on disk, records
+    Topics,
+    /// Show a topic's settings and its partitions
+    Describe {
+        /// Topic name
+        topic: String,
+    },
+    /// Append stdin to a topic, one record per line; print each acknowledged offset
+    ///
+    /// Each line (without its trailing newline) is the value of one record,
+    /// timestamped now, appended as its own batch and acknowledged once
+    /// durable; its offset is then printed on its own line. The partition is
+    /// `--partition` if given, else Kafka's murmur2 hash of `--key`, else
+    /// the partition holding the fewest records when the command starts; it
+    /// is named on stderr. A missing topic is created with the configured
+    /// topic defaults (the telemetry settings for the otlp_* topics).
+    Produce {
+        /// Topic name; created with the topic defaults if missing
+        topic: String,
+        /// Key of every record
+        #[arg(long, short = 'k')]
+        key: Option<String>,
+        /// Partition to append to
+        #[arg(long, short = 'p')]
+        partition: Option<u32>,
+    },
+    /// Print records of one partition
+    ///
+    /// Text output is one record per line: offset, timestamp (RFC 3339),
+    /// key, headers and value. Keys, header values and values that are valid
+    /// UTF-8 print as escaped strings, others as `base64:...`. With `--json`,
+    /// one JSON object per line; bytes that are not UTF-8 become
+    /// `{"base64": "..."}`.
+    Dump {
+        /// Topic name
+        topic: String,
+        /// Partition to read
+        #[arg(long, short = 'p', default_value_t = 0)]
+        partition: u32,
+        /// First offset to print (default: the log start)
+        #[arg(long)]
+        from: Option<u64>,
+        /// Print at most this many records
+        #[arg(long, short = 'n')]
+        limit: Option<u64>,
+        /// One JSON object per line
+        #[arg(long)]
+        json: bool,
+    },
+    /// Verify every batch and index; exit 1 if problems remain
+    Check {
+        /// Truncate segments at their first invalid batch and rewrite bad indexes
+        #[arg(long)]
+        repair: bool,
+    },
+}
