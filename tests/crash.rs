@@ -52,13 +52,17 @@ impl Rng {
 
 /// Reads every record of partition 0 (read-only: nothing on disk changes).
 fn read_back(data_dir: &Path) -> BTreeMap<u64, Vec<u8>> {
-    let (log, _) = Log::open(data_dir, LogConfig::default(), OpenMode::ReadOnly).expect("open read-only");
+    let (log, _) =
+        Log::open(data_dir, LogConfig::default(), OpenMode::ReadOnly).expect("open read-only");
     let partition = log.partition(TOPIC, 0).expect("partition 0");
     let mut out = BTreeMap::new();
     let mut offset = partition.log_start();
     while offset < partition.high_watermark() {
         let fetched = partition.read(offset, 1 << 20).expect("read");
-        assert!(!fetched.is_empty(), "no batch at offset {offset} below the high watermark");
+        assert!(
+            !fetched.is_empty(),
+            "no batch at offset {offset} below the high watermark"
+        );
         for record in fetched.records(64 << 20) {
             let record = record.expect("decode");
             offset = record.offset + 1;
@@ -70,10 +74,20 @@ fn read_back(data_dir: &Path) -> BTreeMap<u64, Vec<u8>> {
 
 #[test]
 fn sigkill_never_loses_an_acknowledged_record() {
-    let seed: u64 = std::env::var("WEIR_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1
-    });
-    let rounds: u64 = std::env::var("WEIR_CRASH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_ROUNDS);
+    let seed: u64 = std::env::var("WEIR_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        });
+    let rounds: u64 = std::env::var("WEIR_CRASH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(DEFAULT_ROUNDS);
     eprintln!("crash test seed {seed} ({rounds} rounds)");
     let mut rng = Rng(seed);
     let dir = tempfile::tempdir().unwrap();
@@ -95,7 +109,11 @@ fn sigkill_never_loses_an_acknowledged_record() {
             let mut sent = Vec::new();
             for i in 0.. {
                 let line = format!("round {round} line {i} {}", "x".repeat(i % 300));
-                if stdin.write_all(line.as_bytes()).and_then(|_| stdin.write_all(b"\n")).is_err() {
+                if stdin
+                    .write_all(line.as_bytes())
+                    .and_then(|_| stdin.write_all(b"\n"))
+                    .is_err()
+                {
                     break;
                 }
                 sent.push(line);
@@ -110,7 +128,10 @@ fn sigkill_never_loses_an_acknowledged_record() {
             let mut acks = Vec::new();
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                let offset: u64 = line.trim().parse().unwrap_or_else(|_| panic!("not an offset: {line:?}"));
+                let offset: u64 = line
+                    .trim()
+                    .parse()
+                    .unwrap_or_else(|_| panic!("not an offset: {line:?}"));
                 acks.push(offset);
                 let _ = ack_tx.send(());
             }
@@ -121,7 +142,10 @@ fn sigkill_never_loses_an_acknowledged_record() {
         if ack_rx.recv_timeout(Duration::from_secs(30)).is_err() {
             let _ = child.kill();
             let out = child.wait_with_output().unwrap();
-            panic!("round {round}: no acknowledgement within 30 s; stderr: {}", String::from_utf8_lossy(&out.stderr));
+            panic!(
+                "round {round}: no acknowledgement within 30 s; stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         thread::sleep(Duration::from_millis(rng.next() % 250));
         child.kill().expect("SIGKILL");
@@ -131,14 +155,26 @@ fn sigkill_never_loses_an_acknowledged_record() {
         assert!(!acks.is_empty(), "round {round}: nothing acknowledged");
         for (line, offset) in acks.iter().enumerate() {
             let previous = acknowledged.insert(*offset, sent[line].clone().into_bytes());
-            assert!(previous.is_none(), "round {round}: offset {offset} acknowledged twice (reused)");
+            assert!(
+                previous.is_none(),
+                "round {round}: offset {offset} acknowledged twice (reused)"
+            );
         }
         let stored = read_back(&data_dir);
         for (offset, value) in &acknowledged {
-            let got = stored.get(offset).unwrap_or_else(|| panic!("round {round}: acknowledged offset {offset} lost (seed {seed})"));
-            assert_eq!(got, value, "round {round}: offset {offset} differs (seed {seed})");
+            let got = stored.get(offset).unwrap_or_else(|| {
+                panic!("round {round}: acknowledged offset {offset} lost (seed {seed})")
+            });
+            assert_eq!(
+                got, value,
+                "round {round}: offset {offset} differs (seed {seed})"
+            );
         }
-        eprintln!("round {round}: {} acknowledged, {} stored in total", acks.len(), stored.len());
+        eprintln!(
+            "round {round}: {} acknowledged, {} stored in total",
+            acks.len(),
+            stored.len()
+        );
     }
     // A final read-write open recovers cleanly and keeps everything.
     let (log, report) = Log::open(&data_dir, LogConfig::default(), OpenMode::ReadWrite).unwrap();
@@ -146,6 +182,10 @@ fn sigkill_never_loses_an_acknowledged_record() {
     drop(log);
     let stored = read_back(&data_dir);
     for (offset, value) in &acknowledged {
-        assert_eq!(stored.get(offset), Some(value), "offset {offset} after final recovery");
+        assert_eq!(
+            stored.get(offset),
+            Some(value),
+            "offset {offset} after final recovery"
+        );
     }
 }
