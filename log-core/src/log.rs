@@ -150,11 +150,9 @@ impl Log {
         for orphan in &report.orphan_dirs {
             warn!(dir = %orphan.display(), "partition directory belongs to no topic; ignored");
         }
-        if !read_only {
-            if marker.exists() {
-                std::fs::remove_file(&marker).context(|| format!("remove {}", marker.display()))?;
-                sync_dir(&log_dir)?;
-            }
+        if !read_only && marker.exists() {
+            std::fs::remove_file(&marker).context(|| format!("remove {}", marker.display()))?;
+            sync_dir(&log_dir)?;
         }
         let mut log = Log {
             dir: data_dir.to_path_buf(),

@@ -711,10 +711,10 @@ fn list_segments(dir: &Path, read_only: bool) -> Result<Vec<u64>> {
             }
             continue;
         }
-        if let Some(stem) = name.strip_suffix(".log") {
-            if let Ok(base) = stem.parse::<u64>() {
-                bases.push(base);
-            }
+        if let Some(stem) = name.strip_suffix(".log")
+            && let Ok(base) = stem.parse::<u64>()
+        {
+            bases.push(base);
         }
     }
     bases.sort_unstable();

@@ -117,11 +117,11 @@ pub(crate) fn scan_segment(
         reader
             .read_exact(&mut batch_buf[HEADER_LEN..])
             .context(|| format!("read {}", path.display()))?;
-        if options.verify_crc {
-            if let Err(reason) = batch::validate(&batch_buf) {
-                scan.damage = damage(position, reason);
-                break;
-            }
+        if options.verify_crc
+            && let Err(reason) = batch::validate(&batch_buf)
+        {
+            scan.damage = damage(position, reason);
+            break;
         }
         scan.index.add(base_offset, &header, position, options.index_interval);
         if options.keep_boundaries {
