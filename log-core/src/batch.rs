@@ -289,7 +289,9 @@ pub fn decode(batch: Bytes, max_uncompressed: usize) -> Result<Vec<Record>> {
     let set = RecordBatchDecoder::decode_with_custom_compression(
         &mut buf,
         Some(|compressed: &mut Bytes, codec: Compression| {
-            decompress(compressed, codec, max_uncompressed)
+            let records = decompress(compressed, codec, max_uncompressed)?;
+            check_declared_counts(&records, header.record_count).map_err(anyhow::Error::msg)?;
+            Ok(records)
         }),
     )
     .map_err(|e| LogError::InvalidBatch(format!("{e:#}")))?;
@@ -308,6 +310,64 @@ pub fn decode(batch: Bytes, max_uncompressed: usize) -> Result<Vec<Record>> {
                 .collect(),
         })
         .collect())
+}
+
+/// The smallest encoded record: a length varint and six one-byte fields
+/// (attributes, timestamp delta, offset delta, key length, value length,
+/// header count).
+const MIN_RECORD_LEN: usize = 7;
+/// The smallest encoded header: key length and value length varints.
+const MIN_HEADER_LEN: usize = 2;
+
+/// `kafka-protocol` reserves memory for the record count of a batch and the
+/// header count of each record before reading them, so a few hostile bytes
+/// with a valid CRC could make it allocate gigabytes and abort the process.
+/// This walks the (decompressed) records first and checks every declared
+/// count against the bytes that are actually there.
+fn check_declared_counts(records: &[u8], record_count: u32) -> std::result::Result<(), String> {
+    if record_count as usize > records.len() / MIN_RECORD_LEN {
+        return Err(format!("{record_count} records declared in {} bytes", records.len()));
+    }
+    let mut at = 0usize;
+    for i in 0..record_count {
+        let overrun = || format!("record {i} runs past the end of the batch");
+        let len = read_varint(records, &mut at).ok_or_else(overrun)?;
+        let body = usize::try_from(len)
+            .ok()
+            .and_then(|len| records.get(at..at.checked_add(len)?))
+            .ok_or_else(overrun)?;
+        at += body.len();
+        // attributes, timestamp delta, offset delta
+        let mut p = 1usize;
+        read_varint(body, &mut p).ok_or_else(overrun)?;
+        read_varint(body, &mut p).ok_or_else(overrun)?;
+        // key and value
+        for _ in 0..2 {
+            let len = read_varint(body, &mut p).ok_or_else(overrun)?;
+            if len > 0 {
+                p = p.checked_add(len as usize).filter(|&end| end <= body.len()).ok_or_else(overrun)?;
+            }
+        }
+        let headers = read_varint(body, &mut p).ok_or_else(overrun)?;
+        if headers < 0 || headers as usize > body.len().saturating_sub(p) / MIN_HEADER_LEN {
+            return Err(format!("record {i} declares {headers} headers in {} bytes", body.len()));
+        }
+    }
+    Ok(())
+}
+
+/// Reads a zigzag varint (Kafka's varint and varlong) at `*at`.
+fn read_varint(buf: &[u8], at: &mut usize) -> Option<i64> {
+    let mut raw = 0u64;
+    for shift in (0..64).step_by(7) {
+        let byte = *buf.get(*at)?;
+        *at += 1;
+        raw |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Some((raw >> 1) as i64 ^ -((raw & 1) as i64));
+        }
+    }
+    None
 }
 
 fn decompress(compressed: &mut Bytes, codec: Compression, limit: usize) -> anyhow::Result<Bytes> {
