@@ -196,6 +196,14 @@ pub struct Record {
 /// stamps the real base offset at append). Codec is zstd at `zstd_level`,
 /// or none when `zstd_level` is `None`.
 pub fn encode(records: &[NewRecord], zstd_level: Option<i32>) -> Result<BytesMut> {
+    // `kafka-protocol` holds a record's headers in a map, so a repeated key
+    // would be silently collapsed to one header: refuse it instead.
+    for (i, record) in records.iter().enumerate().filter(|(_, r)| r.headers.len() > 1) {
+        let mut seen = std::collections::HashSet::with_capacity(record.headers.len());
+        if let Some((key, _)) = record.headers.iter().find(|(k, _)| !seen.insert(k.as_str())) {
+            return Err(LogError::InvalidBatch(format!("record {i} repeats header key {key:?}")));
+        }
+    }
     let wire: Vec<WireRecord> = records
         .iter()
         .enumerate()
