@@ -621,7 +621,8 @@ impl Partition {
         };
         for segment in candidates {
             if let Some((position, header)) = segment.position_of(offset)? {
-                return Ok(fetched(segment.read_batches(position, &header, max_bytes)?));
+                let bytes = segment.read_batches(position, &header, max_bytes)?;
+                return Ok(fetched(below_high_watermark(bytes, high_watermark)));
             }
         }
         Ok(fetched(Bytes::new()))
@@ -695,6 +696,22 @@ impl Partition {
         self.mark_durable(active.next_offset());
         Ok(true)
     }
+}
+
+/// The leading whole batches of `bytes` that start below `high_watermark`.
+/// A segment's readable end is advanced just before the high watermark is
+/// published, so a read can find batches past the high watermark it
+/// sampled; a fetch must not return records past the high watermark it
+/// reports (Kafka clients compute lag from it).
+fn below_high_watermark(bytes: Bytes, high_watermark: u64) -> Bytes {
+    let mut end = 0usize;
+    while let Some(Ok(header)) = bytes.get(end..).map(BatchHeader::parse) {
+        if header.base_offset >= high_watermark {
+            break;
+        }
+        end += header.size as usize;
+    }
+    bytes.slice(..end)
 }
 
 /// Base offsets of the segment files in `dir`, sorted; removes leftovers of
