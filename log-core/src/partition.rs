@@ -250,8 +250,11 @@ impl Partition {
             } else {
                 SegmentIndex::read_files(&offsets_path, &times_path, len, config.index_interval_bytes)
                     .and_then(|index| {
-                        let from = index.offset_entries().last().map_or(0, |e| u64::from(e.1));
-                        let next = recovery::next_offset_after(&path, base, from, len).ok()??;
+                        let (from, from_offset) = index
+                            .offset_entries()
+                            .last()
+                            .map_or((0, base), |&(rel, pos)| (u64::from(pos), base + u64::from(rel)));
+                        let next = recovery::next_offset_after(&path, base, from, from_offset, len).ok()??;
                         Some((index, next))
                     })
             };

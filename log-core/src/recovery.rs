@@ -136,10 +136,15 @@ pub(crate) fn scan_segment(
 
 /// The offset after the last batch, found by walking headers from a known
 /// batch start (an index entry) to the end of a sealed, trusted segment.
+/// `None` if the walk does not end exactly at `len`, or if the batch at
+/// `from_position` does not start at `from_offset`: an index left over from
+/// before a compaction rewrite (a crash between the rename and the index
+/// write) points at batches that have moved, and must not be trusted.
 pub(crate) fn next_offset_after(
     path: &Path,
     base_offset: u64,
     from_position: u64,
+    from_offset: u64,
     len: u64,
 ) -> Result<Option<u64>> {
     use std::os::unix::fs::FileExt;
@@ -154,6 +159,9 @@ pub(crate) fn next_offset_after(
             return Ok(None);
         }
         let Ok(header) = BatchHeader::parse(&buf) else { return Ok(None) };
+        if position == from_position && header.base_offset != from_offset {
+            return Ok(None);
+        }
         next = header.next_offset();
         position += u64::from(header.size);
     }
