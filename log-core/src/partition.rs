@@ -652,11 +652,15 @@ impl Partition {
         Ok(None)
     }
 
-    /// Removes sealed segments from the front; used by retention.
-    pub(crate) fn drop_oldest(&self, count: usize) -> Result<Vec<Arc<Segment>>> {
+    /// Removes the sealed segments below the one starting at `keep_from`;
+    /// used by retention. Naming the first segment to keep (rather than a
+    /// count) makes overlapping retention passes delete nothing twice.
+    pub(crate) fn drop_before(&self, keep_from: u64) -> Result<Vec<Arc<Segment>>> {
         let removed: Vec<Arc<Segment>> = {
             let mut segments = self.segments.write().unwrap();
-            let count = count.min(segments.len().saturating_sub(1));
+            let count = segments
+                .partition_point(|s| s.base_offset < keep_from)
+                .min(segments.len().saturating_sub(1));
             let removed = segments.drain(..count).collect();
             self.log_start.fetch_max(segments[0].base_offset, Ordering::AcqRel);
             removed

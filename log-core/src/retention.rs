@@ -53,7 +53,7 @@ impl Partition {
         if count == 0 {
             return Ok(RetentionOutcome::default());
         }
-        let removed = self.drop_oldest(count)?;
+        let removed = self.drop_before(segments[count].base_offset)?;
         let outcome = RetentionOutcome {
             segments_deleted: removed.len(),
             bytes_deleted: removed.iter().map(|s| s.size()).sum(),
