@@ -5,12 +5,12 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use common::{assert_same, close, copy_dir, log_config, open, read_all, record, topic_config};
-use log_core::{AppendInfo, Durability, NewRecord, Partition};
+use log_core::{AppendInfo, Durability, NewRecord, Partition, TopicConfig};
 
 /// A small batch whose values name the writer and the append.
 fn batch_of(writer: usize, append: usize) -> Vec<NewRecord> {
@@ -236,4 +236,53 @@ async fn wait_for_returns_after_timeout_without_new_records() {
         waited >= Duration::from_millis(100) && waited < Duration::from_secs(5),
         "{waited:?}"
     );
+}
+
+#[test]
+fn overlapping_retention_passes_delete_only_expired_segments() {
+    // The race needs both passes to look at the segments before either
+    // deletes; repeat to make that likely. Before the fix a second pass
+    // deleted as many segments again, young ones included.
+    const TRIALS: usize = 40;
+    const PASSES: usize = 4;
+    let now = 1_800_000_000_000i64;
+    let hour = 3_600_000;
+    for trial in 0..TRIALS {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, _) = open(dir.path(), &log_config(Durability::Os));
+        let topic = TopicConfig {
+            retention: Some(Duration::from_secs(3600)),
+            ..topic_config(4096)
+        };
+        let partition = Arc::clone(&log.create_topic("expiring", topic).unwrap().partitions()[0]);
+        let append_until = |segments: usize, timestamp: i64| {
+            while common::segment_files(partition.dir()).len() < segments {
+                let offset = partition.high_watermark();
+                let value: String = (0..1500)
+                    .map(|i| char::from(b'a' + ((offset * 7919 + i * 31) % 26) as u8))
+                    .collect();
+                common::append(&partition, &[record("k", &value, timestamp)]);
+            }
+        };
+        append_until(3, now - 3 * hour); // two expired sealed segments
+        append_until(6, now);
+        let keep = common::segment_files(partition.dir())[2].base_offset;
+        let barrier = Arc::new(Barrier::new(PASSES));
+        let passes: Vec<_> = (0..PASSES)
+            .map(|_| {
+                let (partition, barrier) = (Arc::clone(&partition), Arc::clone(&barrier));
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    partition.apply_retention(now).unwrap().segments_deleted
+                })
+            })
+            .collect();
+        let deleted: usize = passes.into_iter().map(|p| p.join().unwrap()).sum();
+        assert_eq!(
+            partition.log_start(),
+            keep,
+            "trial {trial}: only the expired segments go"
+        );
+        assert_eq!(deleted, 2, "trial {trial}: each segment is deleted once");
+    }
 }
