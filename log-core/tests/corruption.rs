@@ -641,3 +641,42 @@ fn repeated_header_keys_are_refused_not_collapsed() {
     }
     assert_eq!(partition.high_watermark(), 0);
 }
+
+#[test]
+fn read_only_open_reports_damage_and_changes_nothing() {
+    let fixture = Fixture::build(1 << 20, 4096, 1, 10);
+    let segment = segment_files(&fixture.partition_dir()).pop().unwrap();
+    let stored = batches_in(&segment.path);
+    let victim = stored[6];
+    flip_byte(&segment.path, victim.position + 70);
+    forget_clean_shutdown(fixture.data_dir());
+    let damaged = std::fs::read(&segment.path).unwrap();
+
+    let (log, report) = log_core::Log::open(
+        fixture.data_dir(),
+        fixture.config.clone(),
+        log_core::OpenMode::ReadOnly,
+    )
+    .unwrap();
+    assert_eq!(report.truncations.len(), 1, "{:?}", report.truncations);
+    assert_eq!(report.truncations[0].damage.position, victim.position);
+    let partition = log.partition(TOPIC, 0).unwrap();
+    assert_records(
+        &partition,
+        &fixture.records()[..victim.header.base_offset as usize],
+    );
+    assert!(matches!(
+        partition.append(&[record("k", "v", 1)]),
+        Err(LogError::ReadOnly)
+    ));
+    close(log);
+    assert_eq!(
+        std::fs::read(&segment.path).unwrap(),
+        damaged,
+        "nothing on disk changed"
+    );
+    assert!(
+        !common::clean_shutdown_marker(fixture.data_dir()).exists(),
+        "a read-only close does not claim a clean shutdown"
+    );
+}
