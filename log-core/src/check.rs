@@ -28,7 +28,13 @@ pub struct Problem {
 
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {} at byte {}", self.file.display(), self.detail, self.position)?;
+        write!(
+            f,
+            "{}: {} at byte {}",
+            self.file.display(),
+            self.detail,
+            self.position
+        )?;
         if self.repaired {
             write!(f, " (repaired)")?;
         }
@@ -80,7 +86,11 @@ pub fn check(data_dir: &Path, settings: &LogConfig, repair: bool) -> Result<Chec
     dirs.sort();
     for dir in dirs {
         report.partitions += 1;
-        let name = dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let name = dir
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         let options = ScanOptions {
             verify_crc: true,
             index_interval: interval_of(&name),
@@ -92,12 +102,22 @@ pub fn check(data_dir: &Path, settings: &LogConfig, repair: bool) -> Result<Chec
     Ok(report)
 }
 
-fn check_partition(dir: &Path, options: &ScanOptions, repair: bool, report: &mut CheckReport) -> Result<()> {
+fn check_partition(
+    dir: &Path,
+    options: &ScanOptions,
+    repair: bool,
+    report: &mut CheckReport,
+) -> Result<()> {
     let mut segments: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
         .context(|| format!("list {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter_map(|p| {
-            let base = p.file_name()?.to_str()?.strip_suffix(".log")?.parse::<u64>().ok()?;
+            let base = p
+                .file_name()?
+                .to_str()?
+                .strip_suffix(".log")?
+                .parse::<u64>()
+                .ok()?;
             Some((base, p))
         })
         .collect();
@@ -135,10 +155,18 @@ fn check_partition(dir: &Path, options: &ScanOptions, repair: bool, report: &mut
         }
         // The newest segment's index files exist only after a clean
         // shutdown; they are rebuilt at open otherwise.
-        let (offsets_path, times_path) = (path.with_extension("index"), path.with_extension("timeindex"));
+        let (offsets_path, times_path) = (
+            path.with_extension("index"),
+            path.with_extension("timeindex"),
+        );
         let has_index = offsets_path.exists();
         if has_index || !newest {
-            match SegmentIndex::read_files(&offsets_path, &times_path, scan.valid_len, options.index_interval) {
+            match SegmentIndex::read_files(
+                &offsets_path,
+                &times_path,
+                scan.valid_len,
+                options.index_interval,
+            ) {
                 None => {
                     report.problems.push(Problem {
                         file: offsets_path.clone(),
@@ -159,7 +187,9 @@ fn check_partition(dir: &Path, options: &ScanOptions, repair: bool, report: &mut
                             report.problems.push(Problem {
                                 file: offsets_path.clone(),
                                 position: u64::from(pos),
-                                detail: format!("index entry for offset {expected} does not point at that batch"),
+                                detail: format!(
+                                    "index entry for offset {expected} does not point at that batch"
+                                ),
                                 repaired: repair,
                             });
                             rewrite_index |= repair;

@@ -46,6 +46,7 @@ impl Partition {
     /// Compacts the sealed segments if anything was sealed since the last
     /// pass (or `force`). `now_ms` decides which tombstones have expired.
     pub fn compact(&self, now_ms: i64, force: bool) -> Result<CompactionOutcome> {
+        let _cleaning = self.cleaning.lock().unwrap();
         let config = self.topic_config();
         let mut outcome = CompactionOutcome::default();
         if config.cleanup_policy != CleanupPolicy::Compact {
@@ -54,17 +55,22 @@ impl Partition {
         let segments = self.segments();
         let sealed = &segments[..segments.len() - 1];
         let sealed_end = segments.last().map_or(0, |s| s.base_offset);
-        if sealed.is_empty() || (!force && self.cleaned_up_to.load(Ordering::Acquire) >= sealed_end) {
+        if sealed.is_empty() || (!force && self.cleaned_up_to.load(Ordering::Acquire) >= sealed_end)
+        {
             return Ok(outcome);
         }
         let Some(latest) = self.latest_offsets()? else {
-            warn!(topic = self.topic(), partition = self.id(), "compaction skipped: too many keys");
+            warn!(
+                topic = self.topic(),
+                partition = self.id(),
+                "compaction skipped: too many keys"
+            );
             outcome.skipped_too_many_keys = true;
             return Ok(outcome);
         };
         let tombstone_horizon = now_ms.saturating_sub(config.delete_retention.as_millis() as i64);
         let max_batch = self.settings().max_batch_bytes;
-        let zstd_level = Some(self.settings().zstd_level);
+        let zstd_level = self.settings().zstd_level;
         for segment in sealed {
             let mut kept_bytes = Vec::new();
             let mut index = SegmentIndex::new();
@@ -72,25 +78,41 @@ impl Partition {
             let mut next_offset = segment.base_offset;
             for (position, header) in batches_of(segment)? {
                 let bytes = segment.read_batch(position, &header)?;
-                let records = batch::decode(bytes, max_batch)?;
-                let total = records.len();
-                let kept: Vec<batch::Record> = records
-                    .into_iter()
-                    .filter(|r| {
-                        let latest_for_key = r.key.as_ref().and_then(|k| latest.get(k)) == Some(&r.offset);
-                        let expired_tombstone = r.value.is_none() && r.timestamp < tombstone_horizon;
-                        latest_for_key && !expired_tombstone
-                    })
-                    .collect();
-                removed += (total - kept.len()) as u64;
-                if kept.is_empty() {
-                    continue;
-                }
-                let encoded = batch::encode_with_offsets(&kept, zstd_level)?;
-                let new_header = BatchHeader::parse(&encoded).map_err(LogError::InvalidBatch)?;
-                index.add(segment.base_offset, &new_header, kept_bytes.len() as u64, config.index_interval_bytes);
+                // Control batches (transaction markers) are kept as they are.
+                let kept_batch = if header.is_control() {
+                    bytes
+                } else {
+                    let records = batch::decode(bytes.clone(), max_batch)?;
+                    let total = records.len();
+                    let kept: Vec<batch::Record> = records
+                        .into_iter()
+                        .filter(|r| {
+                            let latest_for_key =
+                                r.key.as_ref().and_then(|k| latest.get(k)) == Some(&r.offset);
+                            let expired_tombstone =
+                                r.value.is_none() && r.timestamp < tombstone_horizon;
+                            latest_for_key && !expired_tombstone
+                        })
+                        .collect();
+                    removed += (total - kept.len()) as u64;
+                    if kept.is_empty() {
+                        continue;
+                    }
+                    if kept.len() == total {
+                        bytes
+                    } else {
+                        batch::reencode(&header, &kept, zstd_level)?.freeze()
+                    }
+                };
+                let new_header = BatchHeader::parse(&kept_batch).map_err(LogError::InvalidBatch)?;
+                index.add(
+                    segment.base_offset,
+                    &new_header,
+                    kept_bytes.len() as u64,
+                    config.index_interval_bytes,
+                );
                 next_offset = new_header.next_offset();
-                kept_bytes.extend_from_slice(&encoded);
+                kept_bytes.extend_from_slice(&kept_batch);
             }
             outcome.bytes_before += segment.size();
             if removed == 0 {
@@ -143,13 +165,39 @@ impl Partition {
         Ok(Some(latest))
     }
 
-    fn swap_in(&self, old: &Arc<Segment>, bytes: &[u8], index: SegmentIndex, next_offset: u64) -> Result<()> {
+    fn swap_in(
+        &self,
+        old: &Arc<Segment>,
+        bytes: &[u8],
+        index: SegmentIndex,
+        next_offset: u64,
+    ) -> Result<()> {
         use std::io::Write;
         let cleaned = old.path.with_extension("log.cleaned");
-        let mut file = std::fs::File::create(&cleaned).context(|| format!("create {}", cleaned.display()))?;
-        file.write_all(bytes).context(|| format!("write {}", cleaned.display()))?;
-        file.sync_all().context(|| format!("sync {}", cleaned.display()))?;
+        let mut file =
+            std::fs::File::create(&cleaned).context(|| format!("create {}", cleaned.display()))?;
+        file.write_all(bytes)
+            .context(|| format!("write {}", cleaned.display()))?;
+        file.sync_all()
+            .context(|| format!("sync {}", cleaned.display()))?;
         drop(file);
+        // The old index must not outlive the old segment: without it, a
+        // crash before the new one is written leaves an index to rebuild,
+        // never a stale one.
+        let (offsets_path, times_path) = old.index_paths();
+        for path in [&offsets_path, &times_path] {
+            match std::fs::remove_file(path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(crate::error::LogError::io(
+                        format!("remove {}", path.display()),
+                        e,
+                    ));
+                }
+            }
+        }
+        sync_dir(self.dir())?;
         std::fs::rename(&cleaned, &old.path).context(|| format!("rename {}", cleaned.display()))?;
         sync_dir(self.dir())?;
         let replacement = Segment::open(

@@ -67,10 +67,16 @@ impl Default for LogConfig {
 impl LogConfig {
     pub fn validate(&self) -> Result<()> {
         let bad = |key: &str, reason: String| {
-            Err(LogError::InvalidConfig { key: key.into(), reason })
+            Err(LogError::InvalidConfig {
+                key: key.into(),
+                reason,
+            })
         };
         if self.sync_threads == 0 || self.sync_threads > 64 {
-            return bad("sync_threads", format!("{} is not in 1..=64", self.sync_threads));
+            return bad(
+                "sync_threads",
+                format!("{} is not in 1..=64", self.sync_threads),
+            );
         }
         if self.group_commit_window > Duration::from_millis(100) {
             return bad("group_commit_window", "must be at most 100ms".into());
@@ -78,14 +84,20 @@ impl LogConfig {
         if self.max_record_bytes == 0 || self.max_record_bytes > self.max_batch_bytes {
             return bad(
                 "max_record_bytes",
-                format!("{} must be positive and at most max_batch_bytes", self.max_record_bytes),
+                format!(
+                    "{} must be positive and at most max_batch_bytes",
+                    self.max_record_bytes
+                ),
             );
         }
         if self.max_batch_bytes > (1 << 30) {
             return bad("max_batch_bytes", "must be at most 1 GiB".into());
         }
         if !(-7..=22).contains(&self.zstd_level) {
-            return bad("zstd_level", format!("{} is not in -7..=22", self.zstd_level));
+            return bad(
+                "zstd_level",
+                format!("{} is not in -7..=22", self.zstd_level),
+            );
         }
         if self.cleanup_interval < Duration::from_millis(10) {
             return bad("cleanup_interval", "must be at least 10ms".into());
@@ -159,15 +171,24 @@ pub const MAX_PARTITIONS: u32 = 1024;
 impl TopicConfig {
     pub fn validate(&self) -> Result<()> {
         let bad = |key: &str, reason: String| {
-            Err(LogError::InvalidConfig { key: key.into(), reason })
+            Err(LogError::InvalidConfig {
+                key: key.into(),
+                reason,
+            })
         };
         if self.partitions == 0 || self.partitions > MAX_PARTITIONS {
-            return bad("partitions", format!("{} is not in 1..={MAX_PARTITIONS}", self.partitions));
+            return bad(
+                "partitions",
+                format!("{} is not in 1..={MAX_PARTITIONS}", self.partitions),
+            );
         }
         if !(4096..=MAX_SEGMENT_BYTES).contains(&self.segment_bytes) {
             return bad(
                 "segment_bytes",
-                format!("{} is not in 4096..={MAX_SEGMENT_BYTES}", self.segment_bytes),
+                format!(
+                    "{} is not in 4096..={MAX_SEGMENT_BYTES}",
+                    self.segment_bytes
+                ),
             );
         }
         if self.segment_age < Duration::from_secs(1) {
@@ -177,7 +198,10 @@ impl TopicConfig {
             return bad("index_interval_bytes", "must be positive".into());
         }
         if self.retention == Some(Duration::ZERO) {
-            return bad("retention", "must be positive (omit it to keep data forever)".into());
+            return bad(
+                "retention",
+                "must be positive (omit it to keep data forever)".into(),
+            );
         }
         Ok(())
     }

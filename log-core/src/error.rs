@@ -57,7 +57,9 @@ pub enum LogError {
     #[error("topic {0:?} is compacted and needs a key on every record")]
     MissingKey(String),
 
-    #[error("offset {offset} is out of range for {topic}-{partition} (log start {log_start}, end {log_end})")]
+    #[error(
+        "offset {offset} is out of range for {topic}-{partition} (log start {log_start}, end {log_end})"
+    )]
     OffsetOutOfRange {
         topic: String,
         partition: u32,
@@ -97,7 +99,11 @@ impl LogError {
         }
     }
 
-    pub(crate) fn corruption(file: impl Into<PathBuf>, position: u64, detail: impl Into<String>) -> Self {
+    pub(crate) fn corruption(
+        file: impl Into<PathBuf>,
+        position: u64,
+        detail: impl Into<String>,
+    ) -> Self {
         LogError::Corruption {
             file: file.into(),
             position,

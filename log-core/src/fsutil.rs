@@ -18,8 +18,11 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
     let mut file = File::create(&tmp).context(|| format!("create {}", tmp.display()))?;
-    file.write_all(bytes).context(|| format!("write {}", tmp.display()))?;
-    file.sync_all().context(|| format!("sync {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).context(|| format!("rename {} to {}", tmp.display(), path.display()))?;
+    file.write_all(bytes)
+        .context(|| format!("write {}", tmp.display()))?;
+    file.sync_all()
+        .context(|| format!("sync {}", tmp.display()))?;
+    std::fs::rename(&tmp, path)
+        .context(|| format!("rename {} to {}", tmp.display(), path.display()))?;
     sync_dir(path.parent().unwrap_or(Path::new(".")))
 }

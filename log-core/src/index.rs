@@ -34,7 +34,10 @@ pub(crate) struct SegmentIndex {
 
 impl SegmentIndex {
     pub fn new() -> Self {
-        SegmentIndex { max_timestamp: i64::MIN, ..Default::default() }
+        SegmentIndex {
+            max_timestamp: i64::MIN,
+            ..Default::default()
+        }
     }
 
     /// Records a batch appended at `position`.
@@ -59,7 +62,11 @@ impl SegmentIndex {
     pub fn floor_position(&self, segment_base: u64, offset: u64) -> u64 {
         let relative = offset.saturating_sub(segment_base).min(u64::from(u32::MAX)) as u32;
         let at = self.offsets.partition_point(|&(rel, _)| rel <= relative);
-        if at == 0 { 0 } else { u64::from(self.offsets[at - 1].1) }
+        if at == 0 {
+            0
+        } else {
+            u64::from(self.offsets[at - 1].1)
+        }
     }
 
     /// An offset at or before the first batch whose max timestamp is at
@@ -68,7 +75,11 @@ impl SegmentIndex {
         // Entries with a running maximum below `timestamp` prove that every
         // batch up to theirs is too old; start from the last such batch.
         let at = self.times.partition_point(|&(ts, _)| ts < timestamp);
-        if at == 0 { segment_base } else { segment_base + u64::from(self.times[at - 1].1) }
+        if at == 0 {
+            segment_base
+        } else {
+            segment_base + u64::from(self.times[at - 1].1)
+        }
     }
 
     pub fn write_files(&self, offset_path: &Path, time_path: &Path) -> Result<()> {
@@ -103,18 +114,28 @@ impl SegmentIndex {
         let offsets: Vec<(u32, u32)> = offsets_raw
             .chunks_exact(OFFSET_ENTRY_LEN)
             .map(|c| {
-                (u32::from_be_bytes(c[..4].try_into().unwrap()), u32::from_be_bytes(c[4..].try_into().unwrap()))
+                (
+                    u32::from_be_bytes(c[..4].try_into().unwrap()),
+                    u32::from_be_bytes(c[4..].try_into().unwrap()),
+                )
             })
             .collect();
         let times: Vec<(i64, u32)> = times_raw
             .chunks_exact(TIME_ENTRY_LEN)
             .map(|c| {
-                (i64::from_be_bytes(c[..8].try_into().unwrap()), u32::from_be_bytes(c[8..].try_into().unwrap()))
+                (
+                    i64::from_be_bytes(c[..8].try_into().unwrap()),
+                    u32::from_be_bytes(c[8..].try_into().unwrap()),
+                )
             })
             .collect();
-        let increasing = offsets.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 < w[1].1)
+        let increasing = offsets
+            .windows(2)
+            .all(|w| w[0].0 < w[1].0 && w[0].1 < w[1].1)
             && times.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 < w[1].1);
-        let in_bounds = offsets.last().is_none_or(|&(_, pos)| u64::from(pos) < segment_len);
+        let in_bounds = offsets
+            .last()
+            .is_none_or(|&(_, pos)| u64::from(pos) < segment_len);
         let starts_at_zero = offsets.first().is_none_or(|&(_, pos)| pos == 0);
         if !increasing || !in_bounds || !starts_at_zero || (segment_len > 0 && offsets.is_empty()) {
             return None;
@@ -123,10 +144,15 @@ impl SegmentIndex {
         // The interval counter restarts from the last entry; a sealed
         // segment never grows, so precision here only matters for reopened
         // active segments after a clean shutdown.
-        let bytes_since_entry = offsets
-            .last()
-            .map_or(0, |&(_, pos)| (segment_len - u64::from(pos)).min(u64::from(interval)) as u32);
-        Some(SegmentIndex { offsets, times, bytes_since_entry, max_timestamp })
+        let bytes_since_entry = offsets.last().map_or(0, |&(_, pos)| {
+            (segment_len - u64::from(pos)).min(u64::from(interval)) as u32
+        });
+        Some(SegmentIndex {
+            offsets,
+            times,
+            bytes_since_entry,
+            max_timestamp,
+        })
     }
 
     /// Entries for `weir log check` to verify against the log.
@@ -138,8 +164,10 @@ impl SegmentIndex {
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let mut file = std::fs::File::create(path).context(|| format!("create {}", path.display()))?;
-    file.write_all(bytes).context(|| format!("write {}", path.display()))?;
-    file.sync_data().context(|| format!("sync {}", path.display()))
+    file.write_all(bytes)
+        .context(|| format!("write {}", path.display()))?;
+    file.sync_data()
+        .context(|| format!("sync {}", path.display()))
 }
 
 #[cfg(test)]

@@ -49,6 +49,8 @@ mod sync;
 pub use batch::{BatchHeader, NewRecord, Record};
 pub use config::{CleanupPolicy, Durability, LogConfig, TopicConfig};
 pub use error::{LogError, Result};
-pub use log::{Log, OpenMode, RecoveryReport, Topic, TopicInfo, OTLP_LOGS, OTLP_METRICS, OTLP_SPANS};
+pub use log::{
+    Log, OTLP_LOGS, OTLP_METRICS, OTLP_SPANS, OpenMode, RecoveryReport, Topic, TopicInfo,
+};
 pub use offsets::{CommittedOffset, ConsumerOffsets, OFFSETS_TOPIC};
 pub use partition::{AppendInfo, FetchedBatches, Partition, PendingAppend};

@@ -123,27 +123,45 @@ pub struct Log {
 
 impl Log {
     /// Opens (creating if needed) the log in `data_dir`, taking its lock.
-    pub fn open(data_dir: &Path, settings: LogConfig, mode: OpenMode) -> Result<(Arc<Log>, RecoveryReport)> {
+    pub fn open(
+        data_dir: &Path,
+        settings: LogConfig,
+        mode: OpenMode,
+    ) -> Result<(Arc<Log>, RecoveryReport)> {
         settings.validate()?;
         let read_only = mode == OpenMode::ReadOnly;
         if !read_only {
-            std::fs::create_dir_all(data_dir).context(|| format!("create data dir {}", data_dir.display()))?;
+            std::fs::create_dir_all(data_dir)
+                .context(|| format!("create data dir {}", data_dir.display()))?;
         }
         let lock = acquire_lock(data_dir, read_only)?;
         let log_dir = data_dir.join(LOG_DIR);
         if !read_only {
-            std::fs::create_dir_all(&log_dir).context(|| format!("create {}", log_dir.display()))?;
+            std::fs::create_dir_all(&log_dir)
+                .context(|| format!("create {}", log_dir.display()))?;
         }
         let marker = log_dir.join(CLEAN_SHUTDOWN_MARKER);
         let clean = marker.exists() || !log_dir.join(TOPICS_FILE).exists();
         let settings = Arc::new(settings);
         let syncer = Syncer::start(if read_only { 1 } else { settings.sync_threads });
-        let mut report = RecoveryReport { clean_shutdown: clean, ..Default::default() };
+        let mut report = RecoveryReport {
+            clean_shutdown: clean,
+            ..Default::default()
+        };
 
         let stored = read_topics_file(&log_dir)?;
         let mut topics = BTreeMap::new();
         for (name, config) in stored.topics {
-            let topic = open_topic(&log_dir, &name, config, &settings, &syncer, clean, read_only, &mut report)?;
+            let topic = open_topic(
+                &log_dir,
+                &name,
+                config,
+                &settings,
+                &syncer,
+                clean,
+                read_only,
+                &mut report,
+            )?;
             topics.insert(name, topic);
         }
         report.orphan_dirs = orphan_dirs(&log_dir, &topics)?;
@@ -184,7 +202,10 @@ impl Log {
             log.start_cleaner();
         }
         if !report.truncations.is_empty() {
-            warn!(truncations = report.truncations.len(), "log recovered from an unclean stop with data cut off");
+            warn!(
+                truncations = report.truncations.len(),
+                "log recovered from an unclean stop with data cut off"
+            );
         }
         info!(
             dir = %data_dir.display(),
@@ -210,11 +231,16 @@ impl Log {
 
     /// A partition, or an error naming what does not exist.
     pub fn partition(&self, topic: &str, partition: u32) -> Result<Arc<Partition>> {
-        let t = self.topic(topic).ok_or_else(|| LogError::UnknownTopic(topic.to_owned()))?;
+        let t = self
+            .topic(topic)
+            .ok_or_else(|| LogError::UnknownTopic(topic.to_owned()))?;
         t.partitions
             .get(partition as usize)
             .cloned()
-            .ok_or(LogError::UnknownPartition { topic: topic.to_owned(), partition })
+            .ok_or(LogError::UnknownPartition {
+                topic: topic.to_owned(),
+                partition,
+            })
     }
 
     pub fn topic_names(&self) -> Vec<String> {
@@ -222,7 +248,9 @@ impl Log {
     }
 
     pub fn describe(&self, name: &str) -> Result<TopicInfo> {
-        let topic = self.topic(name).ok_or_else(|| LogError::UnknownTopic(name.to_owned()))?;
+        let topic = self
+            .topic(name)
+            .ok_or_else(|| LogError::UnknownTopic(name.to_owned()))?;
         Ok(TopicInfo {
             name: name.to_owned(),
             config: topic.config(),
@@ -257,14 +285,27 @@ impl Log {
             return Err(LogError::TopicExists(name.to_owned()));
         }
         let mut report = RecoveryReport::default();
-        let topic = open_topic(&self.log_dir, name, config, &self.settings, &self.syncer, true, false, &mut report)?;
+        let topic = open_topic(
+            &self.log_dir,
+            name,
+            config,
+            &self.settings,
+            &self.syncer,
+            true,
+            false,
+            &mut report,
+        )?;
         let mut topics = self.topics.write().unwrap();
         topics.insert(name.to_owned(), Arc::clone(&topic));
         if let Err(e) = self.write_topics_file(&topics) {
             topics.remove(name);
             return Err(e);
         }
-        info!(topic = name, partitions = topic.partitions.len(), "topic created");
+        info!(
+            topic = name,
+            partitions = topic.partitions.len(),
+            "topic created"
+        );
         Ok(topic)
     }
 
@@ -290,12 +331,17 @@ impl Log {
             return Err(LogError::ReadOnly);
         }
         if name == OFFSETS_TOPIC {
-            return Err(LogError::InvalidTopicName { name: name.into(), reason: "internal topics cannot be deleted" });
+            return Err(LogError::InvalidTopicName {
+                name: name.into(),
+                reason: "internal topics cannot be deleted",
+            });
         }
         let _guard = self.topics_file.lock().unwrap();
         let topic = {
             let mut topics = self.topics.write().unwrap();
-            let topic = topics.remove(name).ok_or_else(|| LogError::UnknownTopic(name.to_owned()))?;
+            let topic = topics
+                .remove(name)
+                .ok_or_else(|| LogError::UnknownTopic(name.to_owned()))?;
             self.write_topics_file(&topics)?;
             topic
         };
@@ -312,7 +358,10 @@ impl Log {
     fn write_topics_file(&self, topics: &BTreeMap<String, Arc<Topic>>) -> Result<()> {
         let file = TopicsFile {
             version: 1,
-            topics: topics.iter().map(|(n, t)| (n.clone(), t.config())).collect(),
+            topics: topics
+                .iter()
+                .map(|(n, t)| (n.clone(), t.config()))
+                .collect(),
         };
         let json = serde_json::to_vec_pretty(&file).expect("topic config serialises");
         write_atomic(&self.log_dir.join(TOPICS_FILE), &json)
@@ -401,7 +450,10 @@ fn open_topic(
     read_only: bool,
     report: &mut RecoveryReport,
 ) -> Result<Arc<Topic>> {
-    let meta = Arc::new(TopicMeta { name: name.to_owned(), config: RwLock::new(config.clone()) });
+    let meta = Arc::new(TopicMeta {
+        name: name.to_owned(),
+        config: RwLock::new(config.clone()),
+    });
     let mut partitions = Vec::with_capacity(config.partitions as usize);
     for id in 0..config.partitions {
         let (partition, recovery): (_, PartitionRecovery) = Partition::open(
@@ -427,18 +479,32 @@ fn open_topic(
 fn read_topics_file(log_dir: &Path) -> Result<TopicsFile> {
     let path = log_dir.join(TOPICS_FILE);
     match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map_err(|e| LogError::corruption(&path, e.column() as u64, format!("unreadable topic metadata: {e}"))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(TopicsFile { version: 1, topics: BTreeMap::new() }),
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+            LogError::corruption(
+                &path,
+                e.column() as u64,
+                format!("unreadable topic metadata: {e}"),
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(TopicsFile {
+            version: 1,
+            topics: BTreeMap::new(),
+        }),
         Err(e) => Err(LogError::io(format!("read {}", path.display()), e)),
     }
 }
 
 fn orphan_dirs(log_dir: &Path, topics: &BTreeMap<String, Arc<Topic>>) -> Result<Vec<PathBuf>> {
-    let Ok(entries) = std::fs::read_dir(log_dir) else { return Ok(Vec::new()) };
+    let Ok(entries) = std::fs::read_dir(log_dir) else {
+        return Ok(Vec::new());
+    };
     let known: std::collections::HashSet<String> = topics
         .values()
-        .flat_map(|t| t.partitions.iter().map(|p| partition::dir_name(t.name(), p.id())))
+        .flat_map(|t| {
+            t.partitions
+                .iter()
+                .map(|p| partition::dir_name(t.name(), p.id()))
+        })
         .collect();
     let mut orphans = Vec::new();
     for entry in entries {
@@ -453,7 +519,12 @@ fn orphan_dirs(log_dir: &Path, topics: &BTreeMap<String, Arc<Topic>>) -> Result<
 
 /// Kafka's rule: 1–249 characters of `[a-zA-Z0-9._-]`, not `.` or `..`.
 pub fn validate_topic_name(name: &str) -> Result<()> {
-    let bad = |reason| Err(LogError::InvalidTopicName { name: name.to_owned(), reason });
+    let bad = |reason| {
+        Err(LogError::InvalidTopicName {
+            name: name.to_owned(),
+            reason,
+        })
+    };
     if name.is_empty() {
         return bad("empty");
     }
@@ -463,7 +534,10 @@ pub fn validate_topic_name(name: &str) -> Result<()> {
     if name == "." || name == ".." {
         return bad("'.' and '..' are not allowed");
     }
-    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-') {
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+    {
         return bad("only ASCII letters, digits, '.', '_' and '-' are allowed");
     }
     Ok(())
@@ -492,15 +566,24 @@ pub(crate) fn acquire_lock(data_dir: &Path, read_only: bool) -> Result<File> {
             let mut holder = String::new();
             let _ = file.read_to_string(&mut holder);
             let holder = holder.trim();
-            let holder = if holder.is_empty() { String::new() } else { format!(" (pid {holder})") };
-            return Err(LogError::Locked { dir: data_dir.to_path_buf(), holder });
+            let holder = if holder.is_empty() {
+                String::new()
+            } else {
+                format!(" (pid {holder})")
+            };
+            return Err(LogError::Locked {
+                dir: data_dir.to_path_buf(),
+                holder,
+            });
         }
         Err(std::fs::TryLockError::Error(e)) => {
             return Err(LogError::io(format!("lock {}", path.display()), e));
         }
     }
-    file.set_len(0).context(|| format!("truncate {}", path.display()))?;
-    file.rewind().context(|| format!("rewind {}", path.display()))?;
+    file.set_len(0)
+        .context(|| format!("truncate {}", path.display()))?;
+    file.rewind()
+        .context(|| format!("rewind {}", path.display()))?;
     write!(file, "{}", std::process::id()).context(|| format!("write {}", path.display()))?;
     Ok(file)
 }

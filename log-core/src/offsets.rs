@@ -63,7 +63,8 @@ impl ConsumerOffsets {
                         committed.remove(&key);
                     }
                     Some(value) => {
-                        let value = decode_value(value).map_err(|e| bad_record(&partition, record.offset, e))?;
+                        let value = decode_value(value)
+                            .map_err(|e| bad_record(&partition, record.offset, e))?;
                         committed.insert(key, value);
                     }
                 }
@@ -72,11 +73,21 @@ impl ConsumerOffsets {
                 offset = offset.max(header.next_offset());
             }
         }
-        Ok(ConsumerOffsets { partition, committed: RwLock::new(committed) })
+        Ok(ConsumerOffsets {
+            partition,
+            committed: RwLock::new(committed),
+        })
     }
 
     /// Commits an offset durably.
-    pub async fn commit(&self, group: &str, topic: &str, partition: u32, offset: u64, metadata: &str) -> Result<()> {
+    pub async fn commit(
+        &self,
+        group: &str,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        metadata: &str,
+    ) -> Result<()> {
         let (record, key, value) = self.commit_record(group, topic, partition, offset, metadata)?;
         self.partition.append(&[record])?.durable().await?;
         self.committed.write().unwrap().insert(key, value);
@@ -84,7 +95,14 @@ impl ConsumerOffsets {
     }
 
     /// Commits an offset durably, blocking the thread.
-    pub fn commit_blocking(&self, group: &str, topic: &str, partition: u32, offset: u64, metadata: &str) -> Result<()> {
+    pub fn commit_blocking(
+        &self,
+        group: &str,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        metadata: &str,
+    ) -> Result<()> {
         let (record, key, value) = self.commit_record(group, topic, partition, offset, metadata)?;
         self.partition.append(&[record])?.wait()?;
         self.committed.write().unwrap().insert(key, value);
@@ -108,14 +126,22 @@ impl ConsumerOffsets {
             }
         }
         let now = now_millis();
-        let value = CommittedOffset { offset, metadata: metadata.to_owned(), commit_timestamp: now };
+        let value = CommittedOffset {
+            offset,
+            metadata: metadata.to_owned(),
+            commit_timestamp: now,
+        };
         let record = NewRecord {
             timestamp: now,
             key: Some(encode_key(group, topic, partition)),
             value: Some(encode_value(&value)),
             headers: Vec::new(),
         };
-        Ok((record, (group.to_owned(), topic.to_owned(), partition), value))
+        Ok((
+            record,
+            (group.to_owned(), topic.to_owned(), partition),
+            value,
+        ))
     }
 
     /// The committed offset of `group` in a partition.
@@ -137,7 +163,13 @@ impl ConsumerOffsets {
 
     /// Names of groups with committed offsets.
     pub fn groups(&self) -> Vec<String> {
-        let mut groups: Vec<String> = self.committed.read().unwrap().keys().map(|k| k.0.clone()).collect();
+        let mut groups: Vec<String> = self
+            .committed
+            .read()
+            .unwrap()
+            .keys()
+            .map(|k| k.0.clone())
+            .collect();
         groups.dedup();
         groups
     }
@@ -174,7 +206,11 @@ impl ConsumerOffsets {
 }
 
 fn bad_record(partition: &Partition, offset: u64, detail: String) -> LogError {
-    LogError::corruption(partition.dir(), offset, format!("offset commit record: {detail}"))
+    LogError::corruption(
+        partition.dir(),
+        offset,
+        format!("offset commit record: {detail}"),
+    )
 }
 
 fn put_str(buf: &mut BytesMut, s: &str) {
@@ -212,7 +248,8 @@ fn decode_key(mut buf: Bytes) -> Result<OffsetKey, String> {
         return Err("truncated partition".into());
     }
     let partition = buf.get_i32();
-    let partition = u32::try_from(partition).map_err(|_| format!("negative partition {partition}"))?;
+    let partition =
+        u32::try_from(partition).map_err(|_| format!("negative partition {partition}"))?;
     Ok((group, topic, partition))
 }
 
@@ -238,5 +275,9 @@ fn decode_value(mut buf: Bytes) -> Result<CommittedOffset, String> {
     }
     let commit_timestamp = buf.get_i64();
     let offset = u64::try_from(offset).map_err(|_| format!("negative offset {offset}"))?;
-    Ok(CommittedOffset { offset, metadata, commit_timestamp })
+    Ok(CommittedOffset {
+        offset,
+        metadata,
+        commit_timestamp,
+    })
 }

@@ -178,6 +178,8 @@ pub struct Partition {
     log_start: AtomicU64,
     /// Compaction bookkeeping (see `compaction`).
     pub(crate) cleaned_up_to: AtomicU64,
+    /// Serialises retention and compaction passes over this partition.
+    pub(crate) cleaning: Mutex<()>,
 }
 
 /// A partition dir is `<topic>-<partition>`, as in Kafka.
@@ -218,7 +220,11 @@ impl Partition {
         let mut report = PartitionRecovery::default();
         if !dir.exists() {
             if read_only {
-                return Err(LogError::corruption(&dir, 0, "partition directory is missing"));
+                return Err(LogError::corruption(
+                    &dir,
+                    0,
+                    "partition directory is missing",
+                ));
             }
             std::fs::create_dir_all(&dir).context(|| format!("create {}", dir.display()))?;
             sync_dir(log_dir)?;
@@ -240,23 +246,37 @@ impl Partition {
         };
         let mut segments = Vec::with_capacity(bases.len());
         for (i, &base) in bases.iter().enumerate() {
-            let path = dir.join(format!("{}.{}", segment::file_stem(base), segment::LOG_SUFFIX));
+            let path = dir.join(format!(
+                "{}.{}",
+                segment::file_stem(base),
+                segment::LOG_SUFFIX
+            ));
             let newest = i + 1 == bases.len();
-            let len = std::fs::metadata(&path).context(|| format!("stat {}", path.display()))?.len();
+            let len = std::fs::metadata(&path)
+                .context(|| format!("stat {}", path.display()))?
+                .len();
             let offsets_path = path.with_extension(segment::INDEX_SUFFIX);
             let times_path = path.with_extension(segment::TIME_INDEX_SUFFIX);
             let trusted = if newest && !clean {
                 None
             } else {
-                SegmentIndex::read_files(&offsets_path, &times_path, len, config.index_interval_bytes)
-                    .and_then(|index| {
-                        let (from, from_offset) = index
-                            .offset_entries()
-                            .last()
-                            .map_or((0, base), |&(rel, pos)| (u64::from(pos), base + u64::from(rel)));
-                        let next = recovery::next_offset_after(&path, base, from, from_offset, len).ok()??;
-                        Some((index, next))
-                    })
+                SegmentIndex::read_files(
+                    &offsets_path,
+                    &times_path,
+                    len,
+                    config.index_interval_bytes,
+                )
+                .and_then(|index| {
+                    let (from, from_offset) = index
+                        .offset_entries()
+                        .last()
+                        .map_or((0, base), |&(rel, pos)| {
+                            (u64::from(pos), base + u64::from(rel))
+                        });
+                    let next =
+                        recovery::next_offset_after(&path, base, from, from_offset, len).ok()??;
+                    Some((index, next))
+                })
             };
             let (index, size, next) = match trusted {
                 Some((index, next)) => (index, len, next),
@@ -275,7 +295,10 @@ impl Partition {
                         if !read_only {
                             truncate_file(&path, scan.valid_len)?;
                         }
-                        report.truncations.push(Truncation { damage, dropped_bytes: dropped });
+                        report.truncations.push(Truncation {
+                            damage,
+                            dropped_bytes: dropped,
+                        });
                     }
                     if !read_only && !newest {
                         // A sealed segment whose index had to be rebuilt.
@@ -284,13 +307,22 @@ impl Partition {
                     (scan.index, scan.valid_len, scan.next_offset)
                 }
             };
-            segments.push(Arc::new(Segment::open(base, path, size, next, index, newest && !read_only)?));
+            segments.push(Arc::new(Segment::open(
+                base,
+                path,
+                size,
+                next,
+                index,
+                newest && !read_only,
+            )?));
         }
         let active = Arc::clone(segments.last().expect("at least one segment"));
         if !read_only {
             // Whatever survived the crash is made durable before it becomes
             // readable; under `os` it may only have been in the page cache.
-            active.sync().context(|| format!("sync {}", active.path.display()))?;
+            active
+                .sync()
+                .context(|| format!("sync {}", active.path.display()))?;
         }
         let high_watermark = active.next_offset();
         let log_start = segments[0].base_offset;
@@ -302,12 +334,21 @@ impl Partition {
             settings,
             syncer,
             read_only,
-            writer: Mutex::new(Writer { active, failed: None, closed: false }),
+            writer: Mutex::new(Writer {
+                active,
+                failed: None,
+                closed: false,
+            }),
             segments: RwLock::new(segments),
-            sync: Mutex::new(SyncState { durable: high_watermark, waiters: Vec::new(), scheduled: false }),
+            sync: Mutex::new(SyncState {
+                durable: high_watermark,
+                waiters: Vec::new(),
+                scheduled: false,
+            }),
             high_watermark: watch::channel(high_watermark).0,
             log_start: AtomicU64::new(log_start),
             cleaned_up_to: AtomicU64::new(0),
+            cleaning: Mutex::new(()),
         };
         Ok((Arc::new(partition), report))
     }
@@ -370,7 +411,10 @@ impl Partition {
     }
 
     fn name(&self) -> PartitionName {
-        PartitionName { topic: self.topic.name.clone(), partition: self.id }
+        PartitionName {
+            topic: self.topic.name.clone(),
+            partition: self.id,
+        }
     }
 
     /// Encodes `records` as one zstd batch and appends it.
@@ -382,7 +426,10 @@ impl Partition {
         for record in records {
             let size = record.encoded_len();
             if size > self.settings.max_record_bytes {
-                return Err(LogError::RecordTooLarge { size, limit: self.settings.max_record_bytes });
+                return Err(LogError::RecordTooLarge {
+                    size,
+                    limit: self.settings.max_record_bytes,
+                });
             }
             if compacted && record.key.is_none() {
                 return Err(LogError::MissingKey(self.topic.name.clone()));
@@ -398,7 +445,10 @@ impl Partition {
     pub fn append_encoded(self: &Arc<Self>, batch: BytesMut) -> Result<PendingAppend> {
         let limit = self.settings.max_batch_bytes;
         if batch.len() > limit {
-            return Err(LogError::BatchTooLarge { size: batch.len(), limit });
+            return Err(LogError::BatchTooLarge {
+                size: batch.len(),
+                limit,
+            });
         }
         let header = batch::validate(&batch).map_err(LogError::InvalidBatch)?;
         if header.record_count == 0 {
@@ -410,36 +460,33 @@ impl Partition {
                 header.last_offset_delta, header.record_count
             )));
         }
-        // Decoding proves the records parse (bounded by the batch limit)
-        // before they become part of the log.
+        // The records must parse (decompression bounded by the batch limit)
+        // before they become part of the log; nothing is kept.
         let frozen = batch.freeze();
-        {
-            let records = batch::decode(frozen.clone(), limit)?;
-            let compacted = self.topic_config().cleanup_policy == CleanupPolicy::Compact;
-            for (i, record) in records.iter().enumerate() {
-                if record.offset != i as u64 + header.base_offset {
-                    return Err(LogError::InvalidBatch(format!(
-                        "record {i} has offset delta {}, expected {i}",
-                        record.offset.wrapping_sub(header.base_offset)
-                    )));
-                }
-                if compacted && record.key.is_none() {
-                    return Err(LogError::MissingKey(self.topic.name.clone()));
-                }
-            }
+        let summary = batch::check_records(frozen.clone(), limit)?;
+        if !summary.all_keyed && self.topic_config().cleanup_policy == CleanupPolicy::Compact {
+            return Err(LogError::MissingKey(self.topic.name.clone()));
         }
-        // The decoded records (which may borrow the buffer) are gone, so
-        // this takes the buffer back without a copy.
-        let batch = frozen.try_into_mut().unwrap_or_else(|shared| BytesMut::from(&shared[..]));
+        // Only this handle is left, so this takes the buffer back uncopied.
+        let batch = frozen
+            .try_into_mut()
+            .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
         self.append_stamped(batch, header)
     }
 
-    fn append_stamped(self: &Arc<Self>, mut batch: BytesMut, mut header: BatchHeader) -> Result<PendingAppend> {
+    fn append_stamped(
+        self: &Arc<Self>,
+        mut batch: BytesMut,
+        mut header: BatchHeader,
+    ) -> Result<PendingAppend> {
         if self.read_only {
             return Err(LogError::ReadOnly);
         }
         if batch.len() > self.settings.max_batch_bytes {
-            return Err(LogError::BatchTooLarge { size: batch.len(), limit: self.settings.max_batch_bytes });
+            return Err(LogError::BatchTooLarge {
+                size: batch.len(),
+                limit: self.settings.max_batch_bytes,
+            });
         }
         let config = self.topic_config();
         let (info, end) = {
@@ -488,7 +535,11 @@ impl Partition {
             Durability::Os => None,
             Durability::Fsync => self.await_sync(end),
         };
-        Ok(PendingAppend { info, waiter, failure: self.name() })
+        Ok(PendingAppend {
+            info,
+            waiter,
+            failure: self.name(),
+        })
     }
 
     /// Registers a waiter for `end` and schedules a sync round if needed.
@@ -515,7 +566,11 @@ impl Partition {
         }
         let (segment, position, end) = {
             let writer = self.writer.lock().unwrap();
-            (Arc::clone(&writer.active), writer.active.size(), writer.active.next_offset())
+            (
+                Arc::clone(&writer.active),
+                writer.active.size(),
+                writer.active.next_offset(),
+            )
         };
         match segment.sync() {
             Ok(()) => {
@@ -572,7 +627,8 @@ impl Partition {
     /// Seals the active segment and starts a new one. Writer lock held.
     fn roll(&self, writer: &mut Writer) -> Result<()> {
         let old = Arc::clone(&writer.active);
-        old.sync().context(|| format!("sync {}", old.path.display()))?;
+        old.sync()
+            .context(|| format!("sync {}", old.path.display()))?;
         old.write_index()?;
         old.expose(old.size());
         let new = Arc::new(Segment::create(&self.dir, old.next_offset())?);
@@ -604,7 +660,12 @@ impl Partition {
     pub fn read(&self, offset: u64, max_bytes: usize) -> Result<FetchedBatches> {
         let high_watermark = self.high_watermark();
         let log_start = self.log_start();
-        let fetched = |bytes| FetchedBatches { bytes, requested_offset: offset, high_watermark, log_start };
+        let fetched = |bytes| FetchedBatches {
+            bytes,
+            requested_offset: offset,
+            high_watermark,
+            log_start,
+        };
         if offset < log_start || offset > high_watermark {
             return Err(LogError::OffsetOutOfRange {
                 topic: self.topic.name.clone(),
@@ -619,7 +680,9 @@ impl Partition {
         }
         let candidates: Vec<Arc<Segment>> = {
             let segments = self.segments.read().unwrap();
-            let first = segments.partition_point(|s| s.base_offset <= offset).saturating_sub(1);
+            let first = segments
+                .partition_point(|s| s.base_offset <= offset)
+                .saturating_sub(1);
             segments[first..].to_vec()
         };
         for segment in candidates {
@@ -639,12 +702,16 @@ impl Partition {
             if segment.max_timestamp() < timestamp {
                 continue;
             }
-            let Some((position, header)) = segment.position_for_time(timestamp)? else { continue };
+            let Some((position, header)) = segment.position_for_time(timestamp)? else {
+                continue;
+            };
             let bytes = segment.read_batch(position, &header)?;
             let records = batch::decode(bytes, self.settings.max_batch_bytes)?;
-            let found = records
-                .into_iter()
-                .find(|r| r.timestamp >= timestamp && r.offset >= self.log_start() && r.offset < high_watermark);
+            let found = records.into_iter().find(|r| {
+                r.timestamp >= timestamp
+                    && r.offset >= self.log_start()
+                    && r.offset < high_watermark
+            });
             if let Some(r) = found {
                 return Ok(Some((r.offset, r.timestamp)));
             }
@@ -662,7 +729,8 @@ impl Partition {
                 .partition_point(|s| s.base_offset < keep_from)
                 .min(segments.len().saturating_sub(1));
             let removed = segments.drain(..count).collect();
-            self.log_start.fetch_max(segments[0].base_offset, Ordering::AcqRel);
+            self.log_start
+                .fetch_max(segments[0].base_offset, Ordering::AcqRel);
             removed
         };
         for segment in &removed {
@@ -696,7 +764,9 @@ impl Partition {
             return Ok(true);
         }
         let active = Arc::clone(&writer.active);
-        active.sync().context(|| format!("sync {}", active.path.display()))?;
+        active
+            .sync()
+            .context(|| format!("sync {}", active.path.display()))?;
         active.write_index()?;
         active.expose(active.size());
         drop(writer);
@@ -750,6 +820,8 @@ pub(crate) fn truncate_file(path: &Path, len: u64) -> Result<()> {
         .write(true)
         .open(path)
         .context(|| format!("open {}", path.display()))?;
-    file.set_len(len).context(|| format!("truncate {} to {len} bytes", path.display()))?;
-    file.sync_all().context(|| format!("sync {}", path.display()))
+    file.set_len(len)
+        .context(|| format!("truncate {} to {len} bytes", path.display()))?;
+    file.sync_all()
+        .context(|| format!("sync {}", path.display()))
 }

@@ -30,7 +30,13 @@ pub struct Damage {
 
 impl std::fmt::Display for Damage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {} at byte {}", self.file.display(), self.reason, self.position)
+        write!(
+            f,
+            "{}: {} at byte {}",
+            self.file.display(),
+            self.reason,
+            self.position
+        )
     }
 }
 
@@ -58,13 +64,12 @@ pub(crate) struct ScanOptions {
 
 /// Scans the segment at `path` from its start. Batch base offsets must
 /// start at `base_offset` or later and strictly increase.
-pub(crate) fn scan_segment(
-    path: &Path,
-    base_offset: u64,
-    options: &ScanOptions,
-) -> Result<Scan> {
+pub(crate) fn scan_segment(path: &Path, base_offset: u64, options: &ScanOptions) -> Result<Scan> {
     let file = File::open(path).context(|| format!("open {}", path.display()))?;
-    let file_len = file.metadata().context(|| format!("stat {}", path.display()))?.len();
+    let file_len = file
+        .metadata()
+        .context(|| format!("stat {}", path.display()))?
+        .len();
     let mut reader = BufReader::with_capacity(SCAN_BUFFER_BYTES, file);
     let mut scan = Scan {
         valid_len: 0,
@@ -77,7 +82,11 @@ pub(crate) fn scan_segment(
     };
     let mut batch_buf = Vec::new();
     let damage = |position: u64, reason: String| {
-        Some(Damage { file: path.to_path_buf(), position, reason })
+        Some(Damage {
+            file: path.to_path_buf(),
+            position,
+            reason,
+        })
     };
     while scan.valid_len < file_len {
         let position = scan.valid_len;
@@ -87,7 +96,9 @@ pub(crate) fn scan_segment(
             break;
         }
         batch_buf.resize(HEADER_LEN, 0);
-        reader.read_exact(&mut batch_buf).context(|| format!("read {}", path.display()))?;
+        reader
+            .read_exact(&mut batch_buf)
+            .context(|| format!("read {}", path.display()))?;
         let header = match BatchHeader::parse(&batch_buf) {
             Ok(h) => h,
             Err(reason) => {
@@ -96,20 +107,29 @@ pub(crate) fn scan_segment(
             }
         };
         if header.size as usize > options.max_batch_bytes.max(HEADER_LEN) {
-            scan.damage = damage(position, format!("batch length {} exceeds the limit", header.size));
+            scan.damage = damage(
+                position,
+                format!("batch length {} exceeds the limit", header.size),
+            );
             break;
         }
         if u64::from(header.size) > remaining {
             scan.damage = damage(
                 position,
-                format!("torn batch: {} bytes declared, {remaining} present", header.size),
+                format!(
+                    "torn batch: {} bytes declared, {remaining} present",
+                    header.size
+                ),
             );
             break;
         }
         if header.base_offset < scan.next_offset {
             scan.damage = damage(
                 position,
-                format!("offset {} does not follow {}", header.base_offset, scan.next_offset),
+                format!(
+                    "offset {} does not follow {}",
+                    header.base_offset, scan.next_offset
+                ),
             );
             break;
         }
@@ -123,7 +143,8 @@ pub(crate) fn scan_segment(
             scan.damage = damage(position, reason);
             break;
         }
-        scan.index.add(base_offset, &header, position, options.index_interval);
+        scan.index
+            .add(base_offset, &header, position, options.index_interval);
         if options.keep_boundaries {
             scan.boundaries.push((position, header.base_offset));
         }
@@ -158,7 +179,9 @@ pub(crate) fn next_offset_after(
         {
             return Ok(None);
         }
-        let Ok(header) = BatchHeader::parse(&buf) else { return Ok(None) };
+        let Ok(header) = BatchHeader::parse(&buf) else {
+            return Ok(None);
+        };
         if position == from_position && header.base_offset != from_offset {
             return Ok(None);
         }

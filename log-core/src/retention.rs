@@ -24,12 +24,15 @@ pub struct RetentionOutcome {
 }
 
 pub(crate) fn now_millis() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 impl Partition {
     /// Applies the topic's retention at wall-clock time `now_ms`.
     pub fn apply_retention(&self, now_ms: i64) -> Result<RetentionOutcome> {
+        let _cleaning = self.cleaning.lock().unwrap();
         let config = self.topic_config();
         if config.cleanup_policy != CleanupPolicy::Delete {
             return Ok(RetentionOutcome::default());
@@ -43,7 +46,9 @@ impl Partition {
             let expired = config.retention.is_some_and(|keep| {
                 segment.max_timestamp() < now_ms.saturating_sub(keep.as_millis() as i64)
             });
-            let oversize = config.retention_bytes.is_some_and(|limit| total - segment.size() >= limit);
+            let oversize = config
+                .retention_bytes
+                .is_some_and(|limit| total - segment.size() >= limit);
             if !(expired || oversize) {
                 break;
             }

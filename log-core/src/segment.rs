@@ -15,8 +15,8 @@
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
@@ -58,7 +58,14 @@ impl Segment {
             .create_new(true)
             .open(&path)
             .context(|| format!("create segment {}", path.display()))?;
-        Ok(Segment::from_parts(base_offset, path, file, 0, base_offset, SegmentIndex::new()))
+        Ok(Segment::from_parts(
+            base_offset,
+            path,
+            file,
+            0,
+            base_offset,
+            SegmentIndex::new(),
+        ))
     }
 
     /// Opens an existing segment whose valid extent and index are known
@@ -76,7 +83,14 @@ impl Segment {
             .write(writable)
             .open(&path)
             .context(|| format!("open segment {}", path.display()))?;
-        Ok(Segment::from_parts(base_offset, path, file, size, next_offset, index))
+        Ok(Segment::from_parts(
+            base_offset,
+            path,
+            file,
+            size,
+            next_offset,
+            index,
+        ))
     }
 
     fn from_parts(
@@ -125,9 +139,14 @@ impl Segment {
         self.file
             .write_all_at(batch, position)
             .context(|| format!("write {} at byte {position}", self.path.display()))?;
-        self.index.write().unwrap().add(self.base_offset, header, position, index_interval);
-        self.next_offset.store(header.next_offset(), Ordering::Release);
-        self.size.store(position + batch.len() as u64, Ordering::Release);
+        self.index
+            .write()
+            .unwrap()
+            .add(self.base_offset, header, position, index_interval);
+        self.next_offset
+            .store(header.next_offset(), Ordering::Release);
+        self.size
+            .store(position + batch.len() as u64, Ordering::Release);
         Ok(position)
     }
 
@@ -147,7 +166,10 @@ impl Segment {
     }
 
     pub fn index_paths(&self) -> (PathBuf, PathBuf) {
-        (self.path.with_extension(INDEX_SUFFIX), self.path.with_extension(TIME_INDEX_SUFFIX))
+        (
+            self.path.with_extension(INDEX_SUFFIX),
+            self.path.with_extension(TIME_INDEX_SUFFIX),
+        )
     }
 
     /// Removes the segment's files. Readers holding it keep the open inode.
@@ -184,7 +206,11 @@ impl Segment {
     /// Position of the first readable batch whose last offset is at least
     /// `offset`, or `None` if no such batch is readable in this segment.
     pub fn position_of(&self, offset: u64) -> Result<Option<(u64, BatchHeader)>> {
-        let mut position = self.index.read().unwrap().floor_position(self.base_offset, offset);
+        let mut position = self
+            .index
+            .read()
+            .unwrap()
+            .floor_position(self.base_offset, offset);
         while let Some(header) = self.header_at(position)? {
             if header.last_offset() >= offset {
                 return Ok(Some((position, header)));
@@ -197,7 +223,11 @@ impl Segment {
     /// Position of the first readable batch whose max timestamp is at least
     /// `timestamp`.
     pub fn position_for_time(&self, timestamp: i64) -> Result<Option<(u64, BatchHeader)>> {
-        let offset = self.index.read().unwrap().floor_offset_for_time(self.base_offset, timestamp);
+        let offset = self
+            .index
+            .read()
+            .unwrap()
+            .floor_offset_for_time(self.base_offset, timestamp);
         let Some((mut position, _)) = self.position_of(offset)? else {
             return Ok(None);
         };
@@ -213,7 +243,12 @@ impl Segment {
     /// Reads whole batches starting at `position`: as many as fit in
     /// `max_bytes`, but always the first one (so a consumer can make
     /// progress past a batch larger than its budget, as in Kafka).
-    pub fn read_batches(&self, position: u64, first: &BatchHeader, max_bytes: usize) -> Result<Bytes> {
+    pub fn read_batches(
+        &self,
+        position: u64,
+        first: &BatchHeader,
+        max_bytes: usize,
+    ) -> Result<Bytes> {
         let readable = self.readable();
         let budget = (max_bytes as u64).max(u64::from(first.size));
         let end = readable.min(position + budget);

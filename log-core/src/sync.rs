@@ -30,7 +30,10 @@ struct Queue {
 impl Syncer {
     pub fn start(threads: usize) -> Arc<Syncer> {
         let syncer = Arc::new(Syncer {
-            queue: Mutex::new(Queue { partitions: VecDeque::new(), stopping: false }),
+            queue: Mutex::new(Queue {
+                partitions: VecDeque::new(),
+                stopping: false,
+            }),
             ready: Condvar::new(),
             threads: Mutex::new(Vec::new()),
         });

@@ -218,25 +218,6 @@ impl Harness {
     fn append(&mut self, id: u32, records: &[NewRecord]) {
         let partition = self.partition(id);
         let model = &mut self.model[id as usize];
-        if records.iter().any(repeats_header_key) {
-            // Headers are a list in Kafka; a codec that keeps them in a map
-            // would drop one silently, so such records must be refused.
-            match partition.append(records) {
-                Err(LogError::InvalidBatch(reason)) => {
-                    assert!(reason.contains("repeats header key"), "{reason}")
-                }
-                other => panic!(
-                    "append with a repeated header key: {:?}",
-                    other.map(|p| p.info())
-                ),
-            }
-            assert_eq!(
-                partition.high_watermark(),
-                model.end(),
-                "a refused append takes no offset"
-            );
-            return;
-        }
         let info = partition.append(records).unwrap().wait().unwrap();
         assert_eq!(info.base_offset, model.end(), "base offset of an append");
         assert_eq!(
@@ -398,11 +379,9 @@ impl Harness {
                     .join(format!("{TOPIC}-{partition}"));
                 let newest = segment_files(&dir).pop().unwrap();
                 let tail = match tail {
-                    Tail::TornBatch(records, keep) => {
-                        Tail::TornBatch(unique_headers(&self.stamp(records)), *keep)
-                    }
+                    Tail::TornBatch(records, keep) => Tail::TornBatch(self.stamp(records), *keep),
                     Tail::UnacknowledgedBatch(records) => {
-                        Tail::UnacknowledgedBatch(unique_headers(&self.stamp(records)))
+                        Tail::UnacknowledgedBatch(self.stamp(records))
                     }
                     other => other.clone(),
                 };
@@ -542,21 +521,6 @@ impl Harness {
             }
         }
     }
-}
-
-fn repeats_header_key(record: &NewRecord) -> bool {
-    let keys: BTreeSet<&str> = record.headers.iter().map(|(k, _)| k.as_str()).collect();
-    keys.len() < record.headers.len()
-}
-
-/// The records with only the first header of each key.
-fn unique_headers(records: &[NewRecord]) -> Vec<NewRecord> {
-    let mut records = records.to_vec();
-    for record in &mut records {
-        let mut seen = BTreeSet::new();
-        record.headers.retain(|(k, _)| seen.insert(k.clone()));
-    }
-    records
 }
 
 fn bytes(max: usize) -> impl Strategy<Value = Bytes> {
