@@ -4,7 +4,7 @@
 //! weir serve [--config FILE] [--data-dir DIR]
 //! weir log [--config FILE] [--data-dir DIR] topics
 //! weir log ... describe TOPIC
-//! weir log ... produce TOPIC [--key K] [--partition P]
+//! weir log ... produce TOPIC [--key K] [--partition P] [--in-flight N]
 //! weir log ... dump TOPIC [--partition P] [--from OFFSET] [--limit N] [--json]
 //! weir log ... check [--repair]
 //! weir bench log [--seconds S] [--rounds N] [--appenders 1,8,64] ...
@@ -95,6 +95,9 @@ pub enum LogCommand {
         /// Partition to append to
         #[arg(long, short = 'p')]
         partition: Option<u32>,
+        /// Lines appended before the oldest must be acknowledged (1..=4096)
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=4096))]
+        in_flight: u16,
     },
     /// Print records of one partition
     ///

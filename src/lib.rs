@@ -7,7 +7,6 @@
 //! - [`config`]: the TOML configuration file and its validation.
 //! - [`serve`]: `weir serve`, the appliance's lifecycle.
 //! - [`log_cmd`]: `weir log ...`, offline tools over a data dir.
-//! - [`partitioner`]: which partition a keyed record goes to.
 //! - [`bench`]: `weir bench ...`, load benchmarks.
 //! - [`diagnostics`]: the process's own logging (tracing).
 //! - [`clock`]: wall-clock time in record timestamps.
@@ -18,5 +17,4 @@ pub mod clock;
 pub mod config;
 pub mod diagnostics;
 pub mod log_cmd;
-pub mod partitioner;
 pub mod serve;

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use log_core::{Log, OpenMode, RecoveryReport};
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::config::Settings;
 
@@ -48,8 +48,8 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     Ok(())
 }
 
-/// Logs what opening the log found; every truncation names its file and
-/// the byte it was cut at.
+/// Logs what opening the log found. Each truncation is logged by the log
+/// itself, with its file and byte position.
 fn log_recovery(report: &RecoveryReport) {
     info!(
         clean_shutdown = report.clean_shutdown,
@@ -59,15 +59,6 @@ fn log_recovery(report: &RecoveryReport) {
         orphan_dirs = report.orphan_dirs.len(),
         "recovery finished"
     );
-    for truncation in &report.truncations {
-        warn!(
-            file = %truncation.damage.file.display(),
-            position = truncation.damage.position,
-            dropped_bytes = truncation.dropped_bytes,
-            reason = %truncation.damage.reason,
-            "recovery cut a segment at its first invalid batch"
-        );
-    }
 }
 
 /// Completes on the first SIGINT or SIGTERM. The handlers are installed when

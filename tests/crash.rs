@@ -3,7 +3,9 @@
 //! After every kill, every acknowledged record must read back byte-identical,
 //! no acknowledged offset may be reused, and appends must continue.
 //!
-//! Small segments make the kills land during segment rolls too. The random
+//! The producer keeps up to 32 appends in flight, so kills land while
+//! batches wait in the partition's pending buffer and in sync rounds, and
+//! small segments make them land during segment rolls too. The random
 //! schedule is seeded; set `WEIR_CRASH_SEED` to replay one, and
 //! `WEIR_CRASH_ROUNDS` to run longer.
 
@@ -26,7 +28,17 @@ fn weir() -> Command {
 
 fn spawn_producer(data_dir: &Path, config: &Path) -> Child {
     weir()
-        .args(["log", "produce", TOPIC, "--key", "k", "--partition", "0"])
+        .args([
+            "log",
+            "produce",
+            TOPIC,
+            "--key",
+            "k",
+            "--partition",
+            "0",
+            "--in-flight",
+            "32",
+        ])
         .arg("--data-dir")
         .arg(data_dir)
         .arg("--config")

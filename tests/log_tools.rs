@@ -3,7 +3,7 @@
 mod common;
 
 use common::{Output, Workspace};
-use weir::partitioner::partition_for_key;
+use log_core::partitioner::partition_for_key;
 
 fn produce(workspace: &Workspace, args: &[&str], input: &[u8]) -> Output {
     let mut all = vec!["log", "produce"];

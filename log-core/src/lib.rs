@@ -26,6 +26,7 @@
 //! - [`sync`]: the pool of threads that runs `fdatasync` for group commit.
 //! - [`recovery`]: CRC scanning and truncation after an unclean stop.
 //! - [`retention`] and [`compaction`]: cleaning old data.
+//! - [`partitioner`]: Kafka's default key → partition mapping (murmur2).
 //! - [`offsets`]: consumer-group offsets in `__consumer_offsets`.
 //! - [`log`]: the data dir — lock, topic metadata, open and close.
 //! - [`check`]: offline verification and repair (`weir log check`).
@@ -41,16 +42,18 @@ mod index;
 pub mod log;
 pub mod offsets;
 pub mod partition;
+pub mod partitioner;
 pub mod recovery;
 pub mod retention;
 mod segment;
 mod sync;
 
-pub use batch::{BatchHeader, NewRecord, Record};
+pub use batch::{BatchHeader, NewRecord, PreparedBatch, Record};
 pub use config::{CleanupPolicy, Durability, LogConfig, TopicConfig};
 pub use error::{LogError, Result};
 pub use log::{
-    Log, OTLP_LOGS, OTLP_METRICS, OTLP_SPANS, OpenMode, RecoveryReport, Topic, TopicInfo,
+    Log, OTLP_LOGS, OTLP_METRICS, OTLP_SPANS, OpenMode, PartitionInfo, RecoveryReport, Topic,
+    TopicInfo,
 };
 pub use offsets::{CommittedOffset, ConsumerOffsets, OFFSETS_TOPIC};
 pub use partition::{AppendInfo, FetchedBatches, Partition, PendingAppend};

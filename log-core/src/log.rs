@@ -49,7 +49,8 @@ pub enum OpenMode {
     /// Recover, repair and accept appends.
     #[default]
     ReadWrite,
-    /// Inspect only: nothing on disk changes, damage is reported, not cut.
+    /// Inspect only: nothing in the log changes (damage is reported, not
+    /// cut); only the lock file records the holder's pid.
     ReadOnly,
 }
 

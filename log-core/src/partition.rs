@@ -15,14 +15,14 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use tokio::sync::{oneshot, watch};
 use tracing::{error, info, warn};
 
-use crate::batch::{self, BatchHeader, NewRecord, Record};
+use crate::batch::{self, BatchHeader, NewRecord, PreparedBatch, Record};
 use crate::config::{CleanupPolicy, Durability, LogConfig, TopicConfig};
 use crate::error::{IoContext, LogError, Result};
 use crate::fsutil::sync_dir;
@@ -153,8 +153,28 @@ impl FetchedBatches {
 /// What the writer mutex guards.
 struct Writer {
     active: Arc<Segment>,
+    /// Under `fsync`: batches appended to the active segment but not yet
+    /// written to its file. They end at `active.size()`; the next sync
+    /// round writes them with one `pwrite` before its `fdatasync`.
+    pending: BytesMut,
     failed: Option<String>,
     closed: bool,
+}
+
+/// Above this, an appender writes the pending buffer itself instead of
+/// leaving it to the sync round, so memory stays bounded when the disk
+/// falls behind.
+const MAX_PENDING_BYTES: usize = 16 << 20;
+
+impl Writer {
+    /// Takes the pending bytes and the file position they belong at.
+    fn take_pending(&mut self) -> Option<(u64, BytesMut)> {
+        if self.pending.is_empty() {
+            return None;
+        }
+        let bytes = self.pending.split();
+        Some((self.active.size() - bytes.len() as u64, bytes))
+    }
 }
 
 /// What the durability mutex guards.
@@ -162,6 +182,9 @@ struct SyncState {
     durable: u64,
     waiters: Vec<(u64, oneshot::Sender<Result<(), String>>)>,
     scheduled: bool,
+    /// How many appenders recently waited at once: the size of the group
+    /// a round waits to gather (see `sync_round`).
+    cohort: usize,
 }
 
 pub struct Partition {
@@ -172,8 +195,15 @@ pub struct Partition {
     syncer: Arc<Syncer>,
     read_only: bool,
     writer: Mutex<Writer>,
+    /// Held while pending bytes are written to a segment file, so that a
+    /// roll or close (which take it after the writer lock) never seals a
+    /// segment while a sync round is still writing into it. Lock order:
+    /// writer, then io.
+    io: Mutex<()>,
     segments: RwLock<Vec<Arc<Segment>>>,
     sync: Mutex<SyncState>,
+    /// Signalled when an appender registers a waiter.
+    sync_arrivals: Condvar,
     high_watermark: watch::Sender<u64>,
     log_start: AtomicU64,
     /// Compaction bookkeeping (see `compaction`).
@@ -334,8 +364,10 @@ impl Partition {
             settings,
             syncer,
             read_only,
+            io: Mutex::new(()),
             writer: Mutex::new(Writer {
                 active,
+                pending: BytesMut::new(),
                 failed: None,
                 closed: false,
             }),
@@ -344,7 +376,9 @@ impl Partition {
                 durable: high_watermark,
                 waiters: Vec::new(),
                 scheduled: false,
+                cohort: 0,
             }),
+            sync_arrivals: Condvar::new(),
             high_watermark: watch::channel(high_watermark).0,
             log_start: AtomicU64::new(log_start),
             cleaned_up_to: AtomicU64::new(0),
@@ -419,30 +453,49 @@ impl Partition {
 
     /// Encodes `records` as one zstd batch and appends it.
     pub fn append(self: &Arc<Self>, records: &[NewRecord]) -> Result<PendingAppend> {
+        self.append_prepared(&self.prepare(records)?)
+    }
+
+    /// Encodes `records` for [`Self::append_prepared`] with the log's zstd
+    /// level, checking the record size limit. Takes no lock: callers can
+    /// encode on their own threads.
+    pub fn prepare(&self, records: &[NewRecord]) -> Result<PreparedBatch> {
         if records.is_empty() {
             return Err(LogError::EmptyBatch);
         }
-        let compacted = self.topic_config().cleanup_policy == CleanupPolicy::Compact;
-        for record in records {
-            let size = record.encoded_len();
-            if size > self.settings.max_record_bytes {
-                return Err(LogError::RecordTooLarge {
-                    size,
-                    limit: self.settings.max_record_bytes,
-                });
-            }
-            if compacted && record.key.is_none() {
-                return Err(LogError::MissingKey(self.topic.name.clone()));
-            }
+        let limit = self.settings.max_record_bytes;
+        if let Some(size) = records
+            .iter()
+            .map(NewRecord::encoded_len)
+            .find(|&size| size > limit)
+        {
+            return Err(LogError::RecordTooLarge { size, limit });
         }
-        let batch = batch::encode(records, Some(self.settings.zstd_level))?;
-        let header = BatchHeader::parse(&batch).map_err(LogError::InvalidBatch)?;
-        self.append_stamped(batch, header)
+        PreparedBatch::encode(records, Some(self.settings.zstd_level))
+    }
+
+    /// Appends a batch Weir's own encoder built; its records are trusted.
+    pub fn append_prepared(self: &Arc<Self>, batch: &PreparedBatch) -> Result<PendingAppend> {
+        if batch.is_empty() {
+            return Err(LogError::EmptyBatch);
+        }
+        let limit = self.settings.max_record_bytes;
+        if batch.largest_record() > limit {
+            return Err(LogError::RecordTooLarge {
+                size: batch.largest_record(),
+                limit,
+            });
+        }
+        if !batch.all_keyed() && self.topic_config().cleanup_policy == CleanupPolicy::Compact {
+            return Err(LogError::MissingKey(self.topic.name.clone()));
+        }
+        self.append_stamped(batch.bytes(), *batch.header())
     }
 
     /// Appends a batch a client encoded: its framing, CRC and records are
     /// validated, `baseOffset` is stamped, and the bytes are stored verbatim.
-    pub fn append_encoded(self: &Arc<Self>, batch: BytesMut) -> Result<PendingAppend> {
+    pub fn append_encoded(self: &Arc<Self>, batch: impl Into<Bytes>) -> Result<PendingAppend> {
+        let batch: Bytes = batch.into();
         let limit = self.settings.max_batch_bytes;
         if batch.len() > limit {
             return Err(LogError::BatchTooLarge {
@@ -462,21 +515,19 @@ impl Partition {
         }
         // The records must parse (decompression bounded by the batch limit)
         // before they become part of the log; nothing is kept.
-        let frozen = batch.freeze();
-        let summary = batch::check_records(frozen.clone(), limit)?;
+        let summary = batch::check_records(batch.clone(), limit)?;
         if !summary.all_keyed && self.topic_config().cleanup_policy == CleanupPolicy::Compact {
             return Err(LogError::MissingKey(self.topic.name.clone()));
         }
-        // Only this handle is left, so this takes the buffer back uncopied.
-        let batch = frozen
-            .try_into_mut()
-            .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
-        self.append_stamped(batch, header)
+        self.append_stamped(&batch, header)
     }
 
+    /// Assigns the batch its offsets and writes it (`os`) or queues it for
+    /// the next sync round (`fsync`). `batch` is copied, with `baseOffset`
+    /// stamped in the copy.
     fn append_stamped(
         self: &Arc<Self>,
-        mut batch: BytesMut,
+        batch: &[u8],
         mut header: BatchHeader,
     ) -> Result<PendingAppend> {
         if self.read_only {
@@ -508,21 +559,34 @@ impl Partition {
             }
             let active = Arc::clone(&writer.active);
             let base = active.next_offset();
-            batch::stamp_base_offset(&mut batch, base);
             header.base_offset = base;
-            if let Err(e) = active.append(&batch, &header, config.index_interval_bytes) {
-                // Cut off any partial write so the next batch lands on a
-                // clean boundary; if even that fails, stop taking appends.
-                if let Err(cut) = truncate_file(&active.path, active.size()) {
-                    writer.failed = Some(cut.to_string());
-                    error!(topic = %self.topic.name, partition = self.id, error = %cut, "partition failed");
-                }
-                return Err(e);
-            }
             let end = header.next_offset();
-            if self.settings.durability == Durability::Os {
-                active.expose(active.size());
-                self.publish_high_watermark(end);
+            match self.settings.durability {
+                Durability::Fsync => {
+                    if writer.pending.len() + batch.len() > MAX_PENDING_BYTES {
+                        self.flush_pending(&mut writer)?;
+                    }
+                    let position = active.size();
+                    let at = writer.pending.len();
+                    writer.pending.extend_from_slice(batch);
+                    batch::stamp_base_offset(&mut writer.pending[at..], base);
+                    active.record(batch.len(), &header, position, config.index_interval_bytes);
+                }
+                Durability::Os => {
+                    let mut batch = batch.to_vec();
+                    batch::stamp_base_offset(&mut batch, base);
+                    if let Err(e) = active.append(&batch, &header, config.index_interval_bytes) {
+                        // Cut off any partial write so the next batch lands
+                        // on a clean boundary; if even that fails, stop.
+                        if let Err(cut) = truncate_file(&active.path, active.size()) {
+                            writer.failed = Some(cut.to_string());
+                            error!(topic = %self.topic.name, partition = self.id, error = %cut, "partition failed");
+                        }
+                        return Err(e);
+                    }
+                    active.expose(active.size());
+                    self.publish_high_watermark(end);
+                }
             }
             let info = AppendInfo {
                 base_offset: base,
@@ -550,6 +614,7 @@ impl Partition {
         }
         let (tx, rx) = oneshot::channel();
         state.waiters.push((end, tx));
+        self.sync_arrivals.notify_one();
         if !state.scheduled {
             state.scheduled = true;
             drop(state);
@@ -560,26 +625,70 @@ impl Partition {
 
     /// One group-commit round, run by a sync thread. Returns whether
     /// waiters remain (the partition is then queued again).
+    ///
+    /// The round first gathers: it waits, at most `group_commit_window`,
+    /// until about as many appenders as the previous round released have
+    /// registered again. A lone appender is synced at once (its cohort is
+    /// one); 64 concurrent appenders share one `fdatasync` instead of
+    /// trickling into many small ones while they take turns on the CPU.
     pub(crate) fn sync_round(&self) -> bool {
-        if !self.settings.group_commit_window.is_zero() {
-            std::thread::sleep(self.settings.group_commit_window);
+        let window = self.settings.group_commit_window;
+        if !window.is_zero() {
+            let deadline = Instant::now() + window;
+            let mut state = self.sync.lock().unwrap();
+            let wanted = (state.cohort * 3 / 4).max(1);
+            while state.waiters.len() < wanted {
+                let now = Instant::now();
+                if now >= deadline {
+                    break;
+                }
+                state = self
+                    .sync_arrivals
+                    .wait_timeout(state, deadline - now)
+                    .unwrap()
+                    .0;
+            }
         }
-        let (segment, position, end) = {
-            let writer = self.writer.lock().unwrap();
-            (
-                Arc::clone(&writer.active),
-                writer.active.size(),
-                writer.active.next_offset(),
-            )
+        let (segment, position, end, flushed) = {
+            let mut writer = self.writer.lock().unwrap();
+            let io = self.io.lock().unwrap();
+            let pending = writer.take_pending();
+            let active = Arc::clone(&writer.active);
+            let (position, end) = (active.size(), active.next_offset());
+            drop(writer);
+            // Appenders go on filling a new pending buffer meanwhile.
+            let flushed = match pending {
+                Some((at, bytes)) => active.write_at(&bytes, at),
+                None => Ok(()),
+            };
+            drop(io);
+            (active, position, end, flushed)
         };
-        match segment.sync() {
+        if let Err(e) = flushed {
+            self.fail(e.to_string());
+            return self.reschedule_after_round(0);
+        }
+        let released = match segment.sync() {
             Ok(()) => {
                 segment.expose(position);
-                self.mark_durable(end);
+                self.mark_durable(end)
             }
-            Err(e) => self.fail(format!("fdatasync {}: {e}", segment.path.display())),
-        }
+            Err(e) => {
+                self.fail(format!("fdatasync {}: {e}", segment.path.display()));
+                0
+            }
+        };
+        self.reschedule_after_round(released)
+    }
+
+    /// Updates the cohort estimate and says whether waiters remain.
+    fn reschedule_after_round(&self, released: usize) -> bool {
         let mut state = self.sync.lock().unwrap();
+        // Appenders seen at once: those released plus those already back.
+        // A decaying maximum, so that the estimate follows a drop in load
+        // but a small round does not shrink the next one.
+        let seen = released + state.waiters.len();
+        state.cohort = seen.max(state.cohort - state.cohort / 8);
         if state.waiters.is_empty() {
             state.scheduled = false;
             false
@@ -588,21 +697,37 @@ impl Partition {
         }
     }
 
+    /// Writes the pending buffer to the active segment now. Writer lock
+    /// held; on failure the partition stops taking appends, since batches
+    /// after the gap already have offsets.
+    fn flush_pending(&self, writer: &mut Writer) -> Result<()> {
+        let _io = self.io.lock().unwrap();
+        if let Some((at, bytes)) = writer.take_pending()
+            && let Err(e) = writer.active.write_at(&bytes, at)
+        {
+            self.fail_locked(writer, e.to_string());
+            return Err(e);
+        }
+        Ok(())
+    }
+
     /// Everything below `end` is durable: release its waiters and readers.
-    fn mark_durable(&self, end: u64) {
+    /// Returns how many waiters were released.
+    fn mark_durable(&self, end: u64) -> usize {
         self.publish_high_watermark(end);
         let mut state = self.sync.lock().unwrap();
         state.durable = state.durable.max(end);
         let durable = state.durable;
-        let mut i = 0;
-        while i < state.waiters.len() {
-            if state.waiters[i].0 <= durable {
-                let (_, tx) = state.waiters.swap_remove(i);
-                let _ = tx.send(Ok(()));
-            } else {
-                i += 1;
-            }
+        let released: Vec<_> = state
+            .waiters
+            .extract_if(.., |(target, _)| *target <= durable)
+            .collect();
+        drop(state);
+        let count = released.len();
+        for (_, tx) in released {
+            let _ = tx.send(Ok(()));
         }
+        count
     }
 
     fn publish_high_watermark(&self, end: u64) {
@@ -616,8 +741,15 @@ impl Partition {
     }
 
     fn fail(&self, reason: String) {
+        let mut writer = self.writer.lock().unwrap();
+        self.fail_locked(&mut writer, reason);
+    }
+
+    /// Refuses further appends and fails every waiter. Writer lock held.
+    fn fail_locked(&self, writer: &mut Writer, reason: String) {
         error!(topic = %self.topic.name, partition = self.id, %reason, "partition failed; appends refused until restart");
-        self.writer.lock().unwrap().failed = Some(reason.clone());
+        writer.failed = Some(reason.clone());
+        writer.pending.clear();
         let mut state = self.sync.lock().unwrap();
         for (_, tx) in state.waiters.drain(..) {
             let _ = tx.send(Err(reason.clone()));
@@ -626,6 +758,7 @@ impl Partition {
 
     /// Seals the active segment and starts a new one. Writer lock held.
     fn roll(&self, writer: &mut Writer) -> Result<()> {
+        self.flush_pending(writer)?;
         let old = Arc::clone(&writer.active);
         old.sync()
             .context(|| format!("sync {}", old.path.display()))?;
@@ -635,7 +768,7 @@ impl Partition {
         sync_dir(&self.dir)?;
         self.segments.write().unwrap().push(Arc::clone(&new));
         writer.active = new;
-        self.mark_durable(old.next_offset());
+        let _ = self.mark_durable(old.next_offset());
         info!(topic = %self.topic.name, partition = self.id, base_offset = old.next_offset(), "segment rolled");
         Ok(())
     }
@@ -763,6 +896,7 @@ impl Partition {
         if self.read_only {
             return Ok(true);
         }
+        self.flush_pending(&mut writer)?;
         let active = Arc::clone(&writer.active);
         active
             .sync()
@@ -770,7 +904,7 @@ impl Partition {
         active.write_index()?;
         active.expose(active.size());
         drop(writer);
-        self.mark_durable(active.next_offset());
+        let _ = self.mark_durable(active.next_offset());
         Ok(true)
     }
 }

@@ -38,7 +38,8 @@ pub(crate) struct Segment {
     pub base_offset: u64,
     pub path: PathBuf,
     file: File,
-    /// Bytes written by the writer.
+    /// Bytes appended by the writer, including any not yet written to the
+    /// file (the partition's pending buffer).
     size: AtomicU64,
     /// Bytes readers may see.
     readable: AtomicU64,
@@ -133,21 +134,31 @@ impl Segment {
         self.size() == 0
     }
 
-    /// Appends one stamped, validated batch at the end. Writer only.
+    /// Appends one stamped, validated batch at the end of the file. Writer
+    /// only.
     pub fn append(&self, batch: &[u8], header: &BatchHeader, index_interval: u32) -> Result<u64> {
         let position = self.size();
-        self.file
-            .write_all_at(batch, position)
-            .context(|| format!("write {} at byte {position}", self.path.display()))?;
+        self.write_at(batch, position)?;
+        self.record(batch.len(), header, position, index_interval);
+        Ok(position)
+    }
+
+    /// Accounts for a batch placed at `position` (the current end) whose
+    /// bytes reach the file later, through [`Self::write_at`]. Writer only.
+    pub fn record(&self, len: usize, header: &BatchHeader, position: u64, index_interval: u32) {
         self.index
             .write()
             .unwrap()
             .add(self.base_offset, header, position, index_interval);
         self.next_offset
             .store(header.next_offset(), Ordering::Release);
-        self.size
-            .store(position + batch.len() as u64, Ordering::Release);
-        Ok(position)
+        self.size.store(position + len as u64, Ordering::Release);
+    }
+
+    pub fn write_at(&self, bytes: &[u8], position: u64) -> Result<()> {
+        self.file
+            .write_all_at(bytes, position)
+            .context(|| format!("write {} at byte {position}", self.path.display()))
     }
 
     /// Lets readers see the first `position` bytes.

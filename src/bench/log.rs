@@ -13,9 +13,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use hdrhistogram::Histogram;
-use log_core::{Durability, Log, LogConfig, NewRecord, OpenMode, TopicConfig};
+use log_core::{Durability, Log, LogConfig, NewRecord, OpenMode, PreparedBatch, TopicConfig};
 
 use super::payload::{self, Rng};
 use super::report::{self, Phase};
@@ -25,10 +25,14 @@ const POOL_BATCHES: usize = 256;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AppendMode {
-    /// Pre-encoded zstd batches through `append_encoded` (validated, CRC
-    /// checked, stored verbatim): the log's own cost against the disk.
-    Encoded,
-    /// Records encoded by the log (zstd) on every append: what ingest pays.
+    /// Batches built by Weir's encoder beforehand (`append_prepared`): the
+    /// log's own cost — offsets, indexes, group commit — against the disk.
+    Prepared,
+    /// Client-encoded batches (`append_encoded`): framing, CRC and every
+    /// record validated, as for a Kafka produce.
+    Client,
+    /// Records encoded and zstd-compressed on every append (`append`):
+    /// what ingest pays end to end.
     Records,
 }
 
@@ -50,20 +54,20 @@ pub struct LogBenchArgs {
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "encoded,records"
+        default_value = "prepared,client,records"
     )]
     pub modes: Vec<AppendMode>,
     /// Records per batch.
     #[arg(long, default_value_t = 64)]
     pub batch_records: usize,
     /// Approximate bytes per record value.
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, default_value_t = 450)]
     pub record_bytes: usize,
     /// The baseline's group window: one fdatasync per window.
     #[arg(long, default_value = "2ms")]
     pub baseline_window: humantime::Duration,
-    /// The log's group-commit window (extra wait before each sync).
-    #[arg(long, default_value = "0ms")]
+    /// The log's group-commit window (the longest a sync round gathers).
+    #[arg(long, default_value = "2ms")]
     pub group_commit_window: humantime::Duration,
     #[arg(long, default_value_t = 3)]
     pub zstd_level: i32,
@@ -71,6 +75,7 @@ pub struct LogBenchArgs {
 
 struct Pool {
     records: Vec<Arc<Vec<NewRecord>>>,
+    prepared: Vec<PreparedBatch>,
     encoded: Vec<Bytes>,
 }
 
@@ -80,12 +85,14 @@ impl Pool {
         let now = crate::clock::now_millis();
         let mut pool = Pool {
             records: Vec::new(),
+            prepared: Vec::new(),
             encoded: Vec::new(),
         };
         for _ in 0..POOL_BATCHES {
             let records = payload::records(&mut rng, args.batch_records, args.record_bytes, now);
-            let encoded = log_core::batch::encode(&records, Some(args.zstd_level))?;
-            pool.encoded.push(encoded.freeze());
+            let prepared = PreparedBatch::encode(&records, Some(args.zstd_level))?;
+            pool.encoded.push(prepared.bytes().clone());
+            pool.prepared.push(prepared);
             pool.records.push(Arc::new(records));
         }
         Ok(pool)
@@ -248,8 +255,11 @@ fn run_log(
                         i += 1;
                         let t = Instant::now();
                         let pending = match mode {
-                            AppendMode::Encoded => {
-                                partition.append_encoded(BytesMut::from(&pool.encoded[at][..]))?
+                            AppendMode::Prepared => {
+                                partition.append_prepared(&pool.prepared[at])?
+                            }
+                            AppendMode::Client => {
+                                partition.append_encoded(pool.encoded[at].clone())?
                             }
                             AppendMode::Records => partition.append(&pool.records[at])?,
                         };

@@ -152,7 +152,7 @@ fn values_map_onto_log_core_settings() {
         kafka = "127.0.0.1:0"
         [log]
         durability = "os"
-        group_commit_window = "2ms"
+        group_commit_window = "5ms"
         [log.topic_defaults]
         retention = "forever"
         retention_bytes = 1000000
@@ -166,7 +166,7 @@ fn values_map_onto_log_core_settings() {
     assert_eq!(settings.data_dir, PathBuf::from("/var/lib/weir"));
     assert_eq!(settings.listen.http, "127.0.0.1:0".parse().unwrap());
     assert_eq!(settings.log.durability, Durability::Os);
-    assert_eq!(settings.log.group_commit_window, Duration::from_millis(2));
+    assert_eq!(settings.log.group_commit_window, Duration::from_millis(5));
     let defaults = &settings.log.topic_defaults;
     assert_eq!(defaults.retention, None);
     assert_eq!(defaults.retention_bytes, Some(1_000_000));

@@ -43,7 +43,8 @@ pub fn run(args: LogArgs) -> anyhow::Result<ExitCode> {
             topic,
             key,
             partition,
-        } => produce::run(&settings, &topic, key, partition),
+            in_flight,
+        } => produce::run(&settings, &topic, key, partition, usize::from(in_flight)),
         LogCommand::Dump {
             topic,
             partition,

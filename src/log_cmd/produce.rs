@@ -4,8 +4,9 @@
 //! the configured policy; only then is its offset printed and stdout
 //! flushed, so a reader of stdout (a crash test, a shell loop) sees exactly
 //! the acknowledged records, even if this process is killed a moment later.
-//! Consecutive lines still share an `fdatasync` with concurrent writers
-//! through the log's group commit.
+//! With `--in-flight N`, up to N lines are appended before the oldest is
+//! acknowledged, so they share `fdatasync`s through the log's group commit;
+//! offsets are still printed in input order, each only once durable.
 //!
 //! A line is bounded by `log.max_record_bytes` while it is read, so input
 //! with no newlines cannot exhaust memory.
@@ -23,13 +24,14 @@ use log_core::{
 use super::open;
 use crate::clock::now_millis;
 use crate::config::Settings;
-use crate::partitioner::partition_for_key;
+use log_core::partitioner::partition_for_key;
 
 pub fn run(
     settings: &Settings,
     topic: &str,
     key: Option<String>,
     partition: Option<u32>,
+    in_flight: usize,
 ) -> anyhow::Result<ExitCode> {
     let log = open(settings, OpenMode::ReadWrite)?;
     let created_with = if [OTLP_LOGS, OTLP_METRICS, OTLP_SPANS].contains(&topic) {
@@ -44,19 +46,53 @@ pub fn run(
 
     let key = key.map(Bytes::from);
     let limit = settings.log.max_record_bytes;
+    // Appends are issued here; a printer thread waits for each in order and
+    // prints its offset. The channel's capacity bounds what is in flight.
+    let (pending_tx, pending_rx) =
+        std::sync::mpsc::sync_channel::<(u64, PendingAppend)>(in_flight.max(1) - 1);
+    let printer = std::thread::spawn(move || -> anyhow::Result<()> {
+        let mut output = io::stdout().lock();
+        for (number, pending) in pending_rx {
+            let info = pending
+                .wait()
+                .with_context(|| format!("append line {number}"))?;
+            writeln!(output, "{}", info.base_offset).context("write to stdout")?;
+            output.flush().context("write to stdout")?;
+        }
+        Ok(())
+    });
     let mut input = io::stdin().lock();
-    let mut output = io::stdout().lock();
     let mut line = Vec::new();
     let mut number = 0u64;
-    while read_line(&mut input, &mut line, limit)
-        .with_context(|| format!("read line {} of stdin", number + 1))?
-    {
+    let mut outcome = Ok(());
+    loop {
+        match read_line(&mut input, &mut line, limit)
+            .with_context(|| format!("read line {} of stdin", number + 1))
+        {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                outcome = Err(e);
+                break;
+            }
+        }
         number += 1;
-        let offset = append(&partition, key.clone(), &line)
-            .with_context(|| format!("append line {number}"))?;
-        writeln!(output, "{offset}").context("write to stdout")?;
-        output.flush().context("write to stdout")?;
+        let pending = match append(&partition, key.clone(), &line) {
+            Ok(pending) => pending,
+            Err(e) => {
+                outcome = Err(e.context(format!("append line {number}")));
+                break;
+            }
+        };
+        if pending_tx.send((number, pending)).is_err() {
+            break; // the printer failed; its error is reported below
+        }
     }
+    drop(pending_tx);
+    let printed = printer
+        .join()
+        .map_err(|_| anyhow::anyhow!("the output thread panicked"))?;
+    printed.and(outcome)?;
     log.close()?;
     Ok(ExitCode::SUCCESS)
 }
@@ -76,16 +112,19 @@ fn choose_partition(topic: &Topic, key: Option<&str>, partition: Option<u32>) ->
     }
 }
 
-/// Appends one record and waits until it is durable; returns its offset.
-fn append(partition: &Arc<Partition>, key: Option<Bytes>, value: &[u8]) -> anyhow::Result<u64> {
+/// Appends one record; it is acknowledged once the returned append is durable.
+fn append(
+    partition: &Arc<Partition>,
+    key: Option<Bytes>,
+    value: &[u8],
+) -> anyhow::Result<PendingAppend> {
     let record = NewRecord {
         timestamp: now_millis(),
         key,
         value: Some(Bytes::copy_from_slice(value)),
         headers: Vec::new(),
     };
-    let info = partition.append(&[record]).and_then(PendingAppend::wait)?;
-    Ok(info.base_offset)
+    Ok(partition.append(&[record])?)
 }
 
 /// Reads the next line into `line`, without its `\n`. Returns false at the

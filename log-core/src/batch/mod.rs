@@ -216,6 +216,65 @@ pub fn encode(records: &[NewRecord], zstd_level: Option<i32>) -> Result<BytesMut
     frame.finish(&raw, codec, zstd_level.unwrap_or(0))
 }
 
+/// A batch built by Weir's own encoder. Appending it skips the record
+/// validation a client's batch gets, so producers can encode (and compress)
+/// on their own threads and the partition only copies bytes.
+#[derive(Debug, Clone)]
+pub struct PreparedBatch {
+    bytes: Bytes,
+    header: BatchHeader,
+    largest_record: usize,
+    all_keyed: bool,
+}
+
+impl PreparedBatch {
+    /// Encodes `records` (zstd at `zstd_level`, or none when `None`).
+    pub fn encode(records: &[NewRecord], zstd_level: Option<i32>) -> Result<PreparedBatch> {
+        let bytes = encode(records, zstd_level)?.freeze();
+        let header = BatchHeader::parse(&bytes).map_err(LogError::InvalidBatch)?;
+        Ok(PreparedBatch {
+            bytes,
+            header,
+            largest_record: records
+                .iter()
+                .map(NewRecord::encoded_len)
+                .max()
+                .unwrap_or(0),
+            all_keyed: records.iter().all(|r| r.key.is_some()),
+        })
+    }
+
+    /// The encoded batch (base offset 0 until appended).
+    pub fn bytes(&self) -> &Bytes {
+        &self.bytes
+    }
+
+    pub fn header(&self) -> &BatchHeader {
+        &self.header
+    }
+
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.header.record_count == 0
+    }
+
+    pub fn record_count(&self) -> u32 {
+        self.header.record_count
+    }
+
+    /// Size of the largest record (key + value + headers) before encoding.
+    pub fn largest_record(&self) -> usize {
+        self.largest_record
+    }
+
+    pub fn all_keyed(&self) -> bool {
+        self.all_keyed
+    }
+}
+
 /// Re-encodes the `kept` records of a stored batch (the compactor's
 /// rewrite): offsets, timestamps, the producer fields and the timestamp type
 /// are preserved, and the batch keeps its original base offset and offset
