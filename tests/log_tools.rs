@@ -200,7 +200,11 @@ fn errors_name_what_is_wrong() {
     let missing = Workspace::new();
     let output = missing.run(&["log", "topics"]);
     output.expect_code(1);
-    assert!(output.stderr.contains("open data dir"), "{}", output.stderr);
+    assert!(
+        output.stderr.contains("data dir") && output.stderr.contains("does not exist"),
+        "{}",
+        output.stderr
+    );
 }
 
 #[test]

@@ -8,9 +8,13 @@ use std::path::PathBuf;
 /// Variants name the offending thing (topic, partition, file, byte position)
 /// so that a message is actionable without a debugger. Errors are mapped to
 /// protocol status codes only at the edges (ingest, the Kafka server).
+///
+/// An I/O error's `Display` names what was being done; the OS error is its
+/// `source()` (print the chain, e.g. with [`LogError::chain`] or anyhow's
+/// `{:#}`, to see both).
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         context: String,
         #[source]
@@ -71,6 +75,9 @@ pub enum LogError {
     #[error("data dir {dir} is locked by another process{holder}; stop it first")]
     Locked { dir: PathBuf, holder: String },
 
+    #[error("data dir {0} does not exist")]
+    NoDataDir(PathBuf),
+
     #[error("the log is open read-only")]
     ReadOnly,
 
@@ -97,6 +104,18 @@ impl LogError {
             context: context.into(),
             source,
         }
+    }
+
+    /// This error and its causes, joined by `: `, for log lines.
+    pub fn chain(&self) -> String {
+        let mut text = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        text
     }
 
     pub(crate) fn corruption(

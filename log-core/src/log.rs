@@ -392,7 +392,7 @@ impl Log {
                 while let Err(mpsc::RecvTimeoutError::Timeout) = stop_rx.recv_timeout(interval) {
                     let Some(log) = weak.upgrade() else { return };
                     if let Err(e) = log.run_cleanup() {
-                        error!(error = %e, "log cleanup failed");
+                        error!(error = %e.chain(), "log cleanup failed");
                     }
                 }
             })
@@ -435,7 +435,7 @@ impl Log {
 impl Drop for Log {
     fn drop(&mut self) {
         if let Err(e) = self.close() {
-            error!(error = %e, "closing the log failed");
+            error!(error = %e.chain(), "closing the log failed");
         }
     }
 }
@@ -549,10 +549,7 @@ pub fn validate_topic_name(name: &str) -> Result<()> {
 pub(crate) fn acquire_lock(data_dir: &Path, read_only: bool) -> Result<File> {
     let path = data_dir.join(LOCK_FILE);
     if read_only && !data_dir.exists() {
-        return Err(LogError::io(
-            format!("open data dir {}", data_dir.display()),
-            std::io::Error::from(std::io::ErrorKind::NotFound),
-        ));
+        return Err(LogError::NoDataDir(data_dir.to_path_buf()));
     }
     let mut file = OpenOptions::new()
         .read(true)

@@ -579,8 +579,8 @@ impl Partition {
                         // Cut off any partial write so the next batch lands
                         // on a clean boundary; if even that fails, stop.
                         if let Err(cut) = truncate_file(&active.path, active.size()) {
-                            writer.failed = Some(cut.to_string());
-                            error!(topic = %self.topic.name, partition = self.id, error = %cut, "partition failed");
+                            writer.failed = Some(cut.chain());
+                            error!(topic = %self.topic.name, partition = self.id, error = %cut.chain(), "partition failed");
                         }
                         return Err(e);
                     }
@@ -627,8 +627,8 @@ impl Partition {
     /// waiters remain (the partition is then queued again).
     ///
     /// The round first gathers: it waits, at most `group_commit_window`,
-    /// until about as many appenders as the previous round released have
-    /// registered again. A lone appender is synced at once (its cohort is
+    /// until about three quarters of the appenders that recently waited at
+    /// once (the cohort) have registered again. A lone appender is synced at once (its cohort is
     /// one); 64 concurrent appenders share one `fdatasync` instead of
     /// trickling into many small ones while they take turns on the CPU.
     pub(crate) fn sync_round(&self) -> bool {
@@ -665,10 +665,10 @@ impl Partition {
             (active, position, end, flushed)
         };
         if let Err(e) = flushed {
-            self.fail(e.to_string());
+            self.fail(e.chain());
             return self.reschedule_after_round(0);
         }
-        let released = match segment.sync() {
+        let waiting = match segment.sync() {
             Ok(()) => {
                 segment.expose(position);
                 self.mark_durable(end)
@@ -678,17 +678,15 @@ impl Partition {
                 0
             }
         };
-        self.reschedule_after_round(released)
+        self.reschedule_after_round(waiting)
     }
 
     /// Updates the cohort estimate and says whether waiters remain.
-    fn reschedule_after_round(&self, released: usize) -> bool {
+    fn reschedule_after_round(&self, waiting: usize) -> bool {
         let mut state = self.sync.lock().unwrap();
-        // Appenders seen at once: those released plus those already back.
         // A decaying maximum, so that the estimate follows a drop in load
         // but a small round does not shrink the next one.
-        let seen = released + state.waiters.len();
-        state.cohort = seen.max(state.cohort - state.cohort / 8);
+        state.cohort = waiting.max(state.cohort - state.cohort / 8);
         if state.waiters.is_empty() {
             state.scheduled = false;
             false
@@ -705,14 +703,16 @@ impl Partition {
         if let Some((at, bytes)) = writer.take_pending()
             && let Err(e) = writer.active.write_at(&bytes, at)
         {
-            self.fail_locked(writer, e.to_string());
+            self.fail_locked(writer, e.chain());
             return Err(e);
         }
         Ok(())
     }
 
     /// Everything below `end` is durable: release its waiters and readers.
-    /// Returns how many waiters were released.
+    /// Returns how many appenders were waiting at that moment (those
+    /// released plus those still waiting), counted under the lock so that a
+    /// released appender that is already back is not counted twice.
     fn mark_durable(&self, end: u64) -> usize {
         self.publish_high_watermark(end);
         let mut state = self.sync.lock().unwrap();
@@ -722,12 +722,12 @@ impl Partition {
             .waiters
             .extract_if(.., |(target, _)| *target <= durable)
             .collect();
+        let waiting = released.len() + state.waiters.len();
         drop(state);
-        let count = released.len();
         for (_, tx) in released {
             let _ = tx.send(Ok(()));
         }
-        count
+        waiting
     }
 
     fn publish_high_watermark(&self, end: u64) {
