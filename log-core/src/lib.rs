@@ -19,6 +19,7 @@
 //!   first invalid batch. Bad bytes are reported, never a panic.
 //!
 //! # Layout
+//! - [`appender`]: the trait producers append through, and the tenant header.
 //! - [`batch`]: the record batch format — framing, CRC, encode, decode.
 //! - [`segment`]: one segment file and its readers/writer.
 //! - [`index`]: sparse offset and time indexes, in Kafka's file formats.
@@ -32,6 +33,7 @@
 //! - [`check`]: offline verification and repair (`weir log check`).
 //! - [`config`] and [`error`]: settings and the error type.
 
+pub mod appender;
 pub mod batch;
 pub mod check;
 pub mod compaction;
@@ -48,6 +50,7 @@ pub mod retention;
 mod segment;
 mod sync;
 
+pub use appender::{Appender, TENANT_HEADER};
 pub use batch::{BatchHeader, NewRecord, PreparedBatch, Record};
 pub use config::{CleanupPolicy, Durability, LogConfig, TopicConfig};
 pub use error::{LogError, Result};
