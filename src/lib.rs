@@ -6,6 +6,7 @@
 //! - [`cli`]: the command line (clap).
 //! - [`config`]: the TOML configuration file and its validation.
 //! - [`serve`]: `weir serve`, the appliance's lifecycle.
+//! - [`http`]: the HTTP API server (`/health`, `/ready`, `/metrics`).
 //! - [`log_cmd`]: `weir log ...`, offline tools over a data dir.
 //! - [`bench`]: `weir bench ...`, load benchmarks.
 //! - [`diagnostics`]: the process's own logging (tracing).
@@ -16,5 +17,6 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod diagnostics;
+pub mod http;
 pub mod log_cmd;
 pub mod serve;

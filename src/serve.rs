@@ -1,25 +1,51 @@
 //! `weir serve`: the appliance's lifecycle.
 //!
-//! Start: open the log in the data dir (taking its lock and recovering from
-//! an unclean stop), create the telemetry topics, report readiness. Stop:
-//! when the shutdown future completes (SIGINT or SIGTERM in the binary),
-//! close the log, which syncs every partition and writes the clean-shutdown
+//! Start: bind every listener (so a port conflict fails fast), serve the
+//! HTTP API (`/health` answers, `/ready` says not yet), open the log
+//! (taking its lock and recovering from an unclean stop), create the
+//! telemetry topics, start the OTLP receivers, and report readiness with
+//! the bound addresses. Stop: when the shutdown future completes (SIGINT or
+//! SIGTERM in the binary), mark not ready, stop accepting requests and let
+//! the ones in progress finish (their appends become durable), then close
+//! the log, which syncs every partition and writes the clean-shutdown
 //! marker so the next start skips the CRC scan.
-//!
-//! Listeners (OTLP, Kafka, HTTP) will be started between the two and drained
-//! before the log closes.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
+use ingest::{Auth, Pipeline};
 use log_core::{Log, OpenMode, RecoveryReport};
-use tracing::info;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing::{error, info};
 
 use crate::config::Settings;
+use crate::http::{self, Readiness};
 
 /// Runs the appliance until `shutdown` completes, then stops it cleanly.
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let api_listener = bind("listen.http", settings.listen.http).await?;
+    let grpc_listener = bind("listen.otlp_grpc", settings.listen.otlp_grpc).await?;
+    let otlp_http_listener = bind("listen.otlp_http", settings.listen.otlp_http).await?;
+    let addresses =
+        [&api_listener, &grpc_listener, &otlp_http_listener].map(|l| l.local_addr().ok());
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    };
+    let readiness = Readiness::default();
+    let api = tokio::spawn(http::serve(
+        api_listener,
+        http::router(readiness.clone(), http::metrics_handle()),
+        stopped(),
+    ));
+
     let data_dir = settings.data_dir.clone();
     let log_config = settings.log.clone();
     // Opening and closing the log do blocking file I/O and fsync.
@@ -28,7 +54,6 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
             .await
             .context("the task opening the log failed")??;
     log_recovery(&report);
-
     let telemetry = settings.telemetry_topics.clone();
     let topics_log = Arc::clone(&log);
     tokio::task::spawn_blocking(move || topics_log.ensure_telemetry_topics(&telemetry))
@@ -36,16 +61,65 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         .context("the task creating the telemetry topics failed")?
         .context("create the telemetry topics")?;
 
-    info!(data_dir = %settings.data_dir.display(), pid = std::process::id(), "weir is ready");
+    let pipeline = Arc::new(Pipeline::new(
+        Arc::clone(&log),
+        settings.ingest.pipeline.clone(),
+    ));
+    let auth = Arc::new(Auth::new(settings.ingest.tokens.clone()));
+    let grpc = tokio::spawn(ingest::otlp_grpc::serve(
+        grpc_listener,
+        Arc::clone(&pipeline),
+        Arc::clone(&auth),
+        stopped(),
+    ));
+    let otlp_http = tokio::spawn(ingest::otlp_http::serve(
+        otlp_http_listener,
+        pipeline,
+        auth,
+        stopped(),
+    ));
+
+    readiness.set(true);
+    let [http_addr, grpc_addr, otlp_http_addr] =
+        addresses.map(|a| a.map_or_else(|| "?".into(), |a| a.to_string()));
+    info!(
+        data_dir = %settings.data_dir.display(),
+        pid = std::process::id(),
+        http = %http_addr,
+        otlp_grpc = %grpc_addr,
+        otlp_http = %otlp_http_addr,
+        "weir is ready"
+    );
     shutdown.await;
     info!("shutting down");
-
+    readiness.set(false);
+    let _ = stop_tx.send(true);
+    // Requests in progress finish first, so everything acknowledged is in
+    // the log before it closes.
+    if let Err(e) = grpc.await.context("the OTLP/gRPC server task failed")? {
+        error!(error = %e, "the OTLP/gRPC server failed");
+    }
+    if let Err(e) = otlp_http
+        .await
+        .context("the OTLP/HTTP server task failed")?
+    {
+        error!(error = %e, "the OTLP/HTTP server failed");
+    }
     tokio::task::spawn_blocking(move || log.close())
         .await
         .context("the task closing the log failed")?
         .context("close the log")?;
+    if let Err(e) = api.await.context("the HTTP API server task failed")? {
+        error!(error = %e, "the HTTP API server failed");
+    }
     info!("stopped");
     Ok(())
+}
+
+async fn bind(field: &str, address: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(address)
+        .await
+        .with_context(|| format!("{field}: cannot listen on {address}"))
 }
 
 /// Logs what opening the log found. Each truncation is logged by the log

@@ -14,10 +14,12 @@
 //! # Layout
 //! - this file: the top level, `[listen]`, loading and errors.
 //! - [`log`]: `[log]`, mapped onto `log_core::LogConfig`.
+//! - [`ingest`]: `[ingest]`, mapped onto the ingest crate's settings.
 //! - [`topic`]: `[log.topic_defaults]` and `[log.telemetry_topics]`, mapped
 //!   onto `log_core::TopicConfig`.
 
 mod error;
+mod ingest;
 mod log;
 mod topic;
 
@@ -31,6 +33,7 @@ use log_core::{LogConfig, TopicConfig};
 use serde::Deserialize;
 
 pub use error::ConfigError;
+pub use ingest::{IngestSettings, RawIngest, RawToken};
 pub use log::RawLog;
 pub use topic::{RawTopic, Retention, RetentionBytes};
 
@@ -44,6 +47,7 @@ pub struct RawConfig {
     pub data_dir: PathBuf,
     pub listen: RawListen,
     pub log: RawLog,
+    pub ingest: RawIngest,
 }
 
 impl Default for RawConfig {
@@ -52,6 +56,7 @@ impl Default for RawConfig {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             listen: RawListen::default(),
             log: RawLog::default(),
+            ingest: RawIngest::default(),
         }
     }
 }
@@ -93,6 +98,7 @@ pub struct Settings {
     /// Settings used when `otlp_logs`, `otlp_metrics` and `otlp_spans` are
     /// created.
     pub telemetry_topics: TopicConfig,
+    pub ingest: IngestSettings,
 }
 
 /// Validated listener addresses.
@@ -156,6 +162,7 @@ impl RawConfig {
             listen: self.listen.validate()?,
             log,
             telemetry_topics,
+            ingest: self.ingest.validate()?,
         })
     }
 }

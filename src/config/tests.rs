@@ -19,6 +19,7 @@ fn assert_same(a: &Settings, b: &Settings) {
     assert_eq!(a.listen, b.listen);
     assert_eq!(format!("{:?}", a.log), format!("{:?}", b.log));
     assert_eq!(a.telemetry_topics, b.telemetry_topics);
+    assert_eq!(a.ingest, b.ingest);
 }
 
 #[test]
@@ -44,7 +45,16 @@ fn example_config_lists_every_key() {
         data_dir: _,
         listen: _,
         log,
+        ingest,
     } = RawConfig::default();
+    let RawIngest {
+        max_request_bytes: _,
+        max_inflight_bytes: _,
+        max_attributes: _,
+        max_attribute_value_bytes: _,
+        retry_after: _,
+        tokens: _,
+    } = ingest;
     let RawListen {
         otlp_grpc: _,
         otlp_http: _,
@@ -84,7 +94,18 @@ fn example_config_lists_every_key() {
         "delete_retention",
     ];
     let expected: &[(&str, &[&str])] = &[
-        ("", &["data_dir", "listen", "log"]),
+        ("", &["data_dir", "listen", "log", "ingest"]),
+        (
+            "ingest",
+            &[
+                "max_request_bytes",
+                "max_inflight_bytes",
+                "max_attributes",
+                "max_attribute_value_bytes",
+                "retry_after",
+                "tokens",
+            ],
+        ),
         ("listen", &["otlp_grpc", "otlp_http", "http", "kafka"]),
         (
             "log",

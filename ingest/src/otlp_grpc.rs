@@ -1,0 +1,175 @@
+//! OTLP/gRPC: the `LogsService`, `MetricsService` and `TraceService`
+//! `Export` methods on `listen.otlp_grpc`.
+//!
+//! Requests may be gzip- or zstd-compressed (`grpc-encoding`); tonic bounds
+//! the message size both before and while decompressing. Refusals follow
+//! the OTLP specification: `UNAVAILABLE` with `RetryInfo` when the exporter
+//! should retry, `INVALID_ARGUMENT` and `RESOURCE_EXHAUSTED` (without retry
+//! information) when it should not.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use log_core::Appender;
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use tokio::net::TcpListener;
+use tonic::codec::CompressionEncoding;
+use tonic::{Code, Request, Response, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::auth::Auth;
+use crate::error::IngestError;
+use crate::pipeline::Pipeline;
+use crate::signal::Export;
+use crate::telemetry;
+
+/// Concurrent requests per connection; with the request size bound this
+/// bounds the memory a single client can hold in decoding.
+const MAX_CONCURRENT_STREAMS: u32 = 64;
+
+/// The three services over one pipeline.
+pub struct Otlp<A> {
+    pipeline: Arc<Pipeline<A>>,
+    auth: Arc<Auth>,
+}
+
+impl<A> Clone for Otlp<A> {
+    fn clone(&self) -> Self {
+        Otlp {
+            pipeline: Arc::clone(&self.pipeline),
+            auth: Arc::clone(&self.auth),
+        }
+    }
+}
+
+/// Serves OTLP/gRPC on `listener` until `shutdown` completes, then
+/// finishes the requests in progress.
+pub async fn serve<A: Appender>(
+    listener: TcpListener,
+    pipeline: Arc<Pipeline<A>>,
+    auth: Arc<Auth>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
+    let max = pipeline.limits().max_request_bytes;
+    let otlp = Otlp { pipeline, auth };
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    tonic::transport::Server::builder()
+        .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+        .add_service(
+            LogsServiceServer::new(otlp.clone())
+                .accept_compressed(CompressionEncoding::Gzip)
+                .accept_compressed(CompressionEncoding::Zstd)
+                .max_decoding_message_size(max),
+        )
+        .add_service(
+            MetricsServiceServer::new(otlp.clone())
+                .accept_compressed(CompressionEncoding::Gzip)
+                .accept_compressed(CompressionEncoding::Zstd)
+                .max_decoding_message_size(max),
+        )
+        .add_service(
+            TraceServiceServer::new(otlp)
+                .accept_compressed(CompressionEncoding::Gzip)
+                .accept_compressed(CompressionEncoding::Zstd)
+                .max_decoding_message_size(max),
+        )
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await
+}
+
+impl<A: Appender> Otlp<A> {
+    async fn handle<R: Export>(
+        &self,
+        request: Request<R>,
+    ) -> Result<Response<R::Response>, Status> {
+        let started = Instant::now();
+        let result = self.export(request).await;
+        let outcome = result.as_ref().map_or_else(IngestError::outcome, |_| "ok");
+        telemetry::request(R::SIGNAL, "grpc", outcome, started.elapsed());
+        result.map(Response::new).map_err(status)
+    }
+
+    async fn export<R: Export>(&self, request: Request<R>) -> Result<R::Response, IngestError> {
+        let authorization = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
+        let tenant = self.auth.tenant(authorization)?.to_owned();
+        let message = request.into_inner();
+        let bytes = message.encoded_len();
+        let accepted = self.pipeline.export(&tenant, message, bytes).await?;
+        Ok(R::response(accepted.rejected, accepted.message))
+    }
+}
+
+/// The gRPC status for a refusal.
+pub fn status(error: IngestError) -> Status {
+    match error {
+        IngestError::Unauthenticated(m) => Status::unauthenticated(m),
+        IngestError::BadRequest(m) | IngestError::UnsupportedMedia(m) => {
+            Status::invalid_argument(m)
+        }
+        IngestError::TooLarge(m) => Status::resource_exhausted(m),
+        IngestError::Overloaded {
+            reason,
+            retry_after,
+        }
+        | IngestError::Unavailable {
+            reason,
+            retry_after,
+        } => Status::with_error_details(
+            Code::Unavailable,
+            reason,
+            ErrorDetails::with_retry_info(Some(retry_after)),
+        ),
+        IngestError::Internal(m) => Status::internal(m),
+    }
+}
+
+#[tonic::async_trait]
+impl<A: Appender> LogsService for Otlp<A> {
+    async fn export(
+        &self,
+        request: Request<ExportLogsServiceRequest>,
+    ) -> Result<Response<ExportLogsServiceResponse>, Status> {
+        self.handle(request).await
+    }
+}
+
+#[tonic::async_trait]
+impl<A: Appender> MetricsService for Otlp<A> {
+    async fn export(
+        &self,
+        request: Request<ExportMetricsServiceRequest>,
+    ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
+        self.handle(request).await
+    }
+}
+
+#[tonic::async_trait]
+impl<A: Appender> TraceService for Otlp<A> {
+    async fn export(
+        &self,
+        request: Request<ExportTraceServiceRequest>,
+    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
+        self.handle(request).await
+    }
+}

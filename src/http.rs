@@ -1,0 +1,103 @@
+//! The HTTP API server on `listen.http`: `/health`, `/ready` and
+//! `/metrics` (Prometheus text format). Later capabilities (the query APIs
+//! and the UI) add their routes to the same router.
+//!
+//! `/health` answers 200 as soon as the process serves HTTP; `/ready`
+//! answers 503 until recovery has finished and every listener is up, then
+//! 200 until shutdown begins.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::net::TcpListener;
+
+/// Histogram buckets for every latency histogram, in seconds: from half a
+/// millisecond (a group-commit sync) to ten seconds (an exporter timeout).
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// The process-wide Prometheus recorder, installed on first use.
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(LATENCY_BUCKETS)
+                .expect("latency buckets are not empty")
+                .build_recorder();
+            let handle = recorder.handle();
+            // Fails only if another recorder was installed first, in which
+            // case this handle renders an empty page rather than crashing.
+            let _ = metrics::set_global_recorder(recorder);
+            ingest::telemetry::describe();
+            handle
+        })
+        .clone()
+}
+
+/// Whether the process is ready to take traffic.
+#[derive(Debug, Clone, Default)]
+pub struct Readiness(Arc<AtomicBool>);
+
+impl Readiness {
+    pub fn set(&self, ready: bool) {
+        self.0.store(ready, Ordering::Release);
+    }
+
+    pub fn get(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+#[derive(Clone)]
+struct ApiState {
+    readiness: Readiness,
+    metrics: PrometheusHandle,
+}
+
+pub fn router(readiness: Readiness, metrics: PrometheusHandle) -> Router {
+    Router::new()
+        .route("/health", get(|| async { "ok\n" }))
+        .route("/ready", get(ready))
+        .route("/metrics", get(render_metrics))
+        .with_state(ApiState { readiness, metrics })
+}
+
+async fn ready(State(state): State<ApiState>) -> impl IntoResponse {
+    if state.readiness.get() {
+        (StatusCode::OK, "ready\n")
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: recovering or shutting down\n",
+        )
+    }
+}
+
+async fn render_metrics(State(state): State<ApiState>) -> impl IntoResponse {
+    state.metrics.run_upkeep();
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}
+
+/// Serves the API on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
