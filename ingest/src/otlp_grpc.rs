@@ -32,6 +32,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use tokio::net::TcpListener;
 use tonic::codec::CompressionEncoding;
+use tonic::service::interceptor::InterceptedService;
 use tonic::{Code, Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -41,21 +42,27 @@ use crate::pipeline::Pipeline;
 use crate::signal::Export;
 use crate::telemetry;
 
-/// Concurrent requests per connection; with the request size bound this
-/// bounds the memory a single client can hold in decoding.
+/// Concurrent requests per connection (HTTP/2 streams).
 const MAX_CONCURRENT_STREAMS: u32 = 64;
+/// Requests being decoded or stored at once, over all connections. With the
+/// request size bound this bounds the memory held by bodies still being
+/// decoded (the in-flight budget covers them once decoded); further
+/// requests wait their turn before their bodies are read.
+pub const MAX_CONCURRENT_REQUESTS: usize = 64;
+
+/// The tenant of a request, set by the authentication interceptor.
+#[derive(Debug, Clone)]
+struct Tenant(String);
 
 /// The three services over one pipeline.
 pub struct Otlp<A> {
     pipeline: Arc<Pipeline<A>>,
-    auth: Arc<Auth>,
 }
 
 impl<A> Clone for Otlp<A> {
     fn clone(&self) -> Self {
         Otlp {
             pipeline: Arc::clone(&self.pipeline),
-            auth: Arc::clone(&self.auth),
         }
     }
 }
@@ -69,28 +76,45 @@ pub async fn serve<A: Appender>(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     let max = pipeline.limits().max_request_bytes;
-    let otlp = Otlp { pipeline, auth };
+    let otlp = Otlp { pipeline };
+    // Tokens are checked before a message is decoded, so a client without
+    // one cannot make the server decode anything.
+    let authenticate = move |mut request: Request<()>| {
+        let authorization = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
+        let tenant = auth.tenant(authorization).map_err(status)?.to_owned();
+        request.extensions_mut().insert(Tenant(tenant));
+        Ok(request)
+    };
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     tonic::transport::Server::builder()
         .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
-        .add_service(
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            MAX_CONCURRENT_REQUESTS,
+        ))
+        .add_service(InterceptedService::new(
             LogsServiceServer::new(otlp.clone())
                 .accept_compressed(CompressionEncoding::Gzip)
                 .accept_compressed(CompressionEncoding::Zstd)
                 .max_decoding_message_size(max),
-        )
-        .add_service(
+            authenticate.clone(),
+        ))
+        .add_service(InterceptedService::new(
             MetricsServiceServer::new(otlp.clone())
                 .accept_compressed(CompressionEncoding::Gzip)
                 .accept_compressed(CompressionEncoding::Zstd)
                 .max_decoding_message_size(max),
-        )
-        .add_service(
+            authenticate.clone(),
+        ))
+        .add_service(InterceptedService::new(
             TraceServiceServer::new(otlp)
                 .accept_compressed(CompressionEncoding::Gzip)
                 .accept_compressed(CompressionEncoding::Zstd)
                 .max_decoding_message_size(max),
-        )
+            authenticate,
+        ))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
 }
@@ -108,11 +132,13 @@ impl<A: Appender> Otlp<A> {
     }
 
     async fn export<R: Export>(&self, request: Request<R>) -> Result<R::Response, IngestError> {
-        let authorization = request
-            .metadata()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok());
-        let tenant = self.auth.tenant(authorization)?.to_owned();
+        let tenant = request
+            .extensions()
+            .get::<Tenant>()
+            .map(|t| t.0.clone())
+            .ok_or_else(|| {
+                IngestError::Internal("request reached a service without authentication".into())
+            })?;
         let message = request.into_inner();
         let bytes = message.encoded_len();
         let accepted = self.pipeline.export(&tenant, message, bytes).await?;

@@ -78,6 +78,11 @@ pub fn router<A: Appender>(pipeline: Arc<Pipeline<A>>, auth: Arc<Auth>) -> Route
         .route("/v1/traces", post(handle::<A, ExportTraceServiceRequest>))
         // Bodies are bounded explicitly in `read_body`.
         .layer(DefaultBodyLimit::disable())
+        // Bodies being read or decoded are not yet under the in-flight
+        // budget; this bounds how many there are.
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            crate::otlp_grpc::MAX_CONCURRENT_REQUESTS,
+        ))
         .with_state(HttpState { pipeline, auth })
 }
 
@@ -125,6 +130,12 @@ async fn export<A: Appender, R: Export>(
         .and_then(|v| v.to_str().ok());
     let tenant = state.auth.tenant(authorization)?.to_owned();
     let limit = state.pipeline.limits().max_request_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(too_large(limit));
+    }
     let raw = read_body(body, limit).await?;
     let bytes = decompress(headers, raw, limit)?;
     let request: R = match content_type(headers)? {
