@@ -47,8 +47,10 @@ const MAX_CONCURRENT_STREAMS: u32 = 64;
 /// Requests being decoded or stored at once, over all connections. With the
 /// request size bound this bounds the memory held by bodies still being
 /// decoded (the in-flight budget covers them once decoded); further
-/// requests wait their turn before their bodies are read.
-pub const MAX_CONCURRENT_REQUESTS: usize = 64;
+/// requests wait their turn before their bodies are read. Sixteen keep two
+/// cores busy (decoding is CPU-bound) while bounding bodies in decoding to
+/// 16 × 2 × `max_request_bytes` per transport (compressed and decoded).
+pub const MAX_CONCURRENT_REQUESTS: usize = 16;
 
 /// The tenant of a request, set by the authentication interceptor.
 #[derive(Debug, Clone)]
