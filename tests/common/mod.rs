@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -197,6 +198,18 @@ impl Server {
         self.child.as_ref().expect("running").id()
     }
 
+    /// The address `listener` (`http`, `otlp_grpc`, `otlp_http`) is bound
+    /// to, as the readiness line reports it: with port 0 in the config, the
+    /// port the kernel picked.
+    pub fn listen_address(&self, listener: &str) -> SocketAddr {
+        let ready = self
+            .log
+            .iter()
+            .find(|l| l.contains("weir is ready"))
+            .expect("the server has logged that it is ready");
+        ready_address(ready, listener)
+    }
+
     /// Sends `signal` and waits (bounded) for the process to exit.
     pub fn stop(mut self, signal: i32) -> ExitStatus {
         let mut child = self.child.take().expect("running");
@@ -227,6 +240,86 @@ impl Drop for Server {
             let _ = child.wait();
         }
     }
+}
+
+/// The address of `listener` in a readiness line
+/// (`weir is ready ... http=ADDR otlp_grpc=ADDR otlp_http=ADDR`), coloured
+/// or not.
+pub fn ready_address(line: &str, listener: &str) -> SocketAddr {
+    let field = format!("{listener}=");
+    let plain = strip_ansi(line);
+    let value = plain
+        .split_whitespace()
+        .find_map(|token| token.strip_prefix(&field))
+        .unwrap_or_else(|| panic!("no {field}ADDR in the readiness line: {plain}"));
+    value
+        .parse()
+        .unwrap_or_else(|e| panic!("{field}{value} in the readiness line: {e}"))
+}
+
+/// `line` without ANSI escape sequences (tracing colours its fields when
+/// stderr is a terminal).
+pub fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // CSI: ESC [ parameters... final byte in @..=~.
+            if chars.next() == Some('[') {
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Every record of every partition of `topic`, read from a data dir no
+/// server holds (read-only: nothing on disk changes).
+pub fn topic_records(data_dir: &Path, topic: &str) -> Vec<log_core::Record> {
+    let config = log_core::LogConfig::default();
+    let max_batch_bytes = config.max_batch_bytes;
+    let (log, _) = log_core::Log::open(data_dir, config, log_core::OpenMode::ReadOnly)
+        .expect("open the log read-only");
+    let topic_handle = log
+        .topic(topic)
+        .unwrap_or_else(|| panic!("topic {topic} exists"));
+    let mut records = Vec::new();
+    for partition in topic_handle.partitions() {
+        let mut offset = partition.log_start();
+        while offset < partition.high_watermark() {
+            let fetched = partition.read(offset, 1 << 20).expect("read a partition");
+            let batch_end = fetched
+                .batches()
+                .map(|(header, _)| header.next_offset())
+                .max()
+                .unwrap_or_else(|| panic!("no batch of {topic} at offset {offset}"));
+            for record in fetched.records(max_batch_bytes) {
+                let record = record.expect("decode a record");
+                offset = record.offset + 1;
+                records.push(record);
+            }
+            offset = offset.max(batch_end);
+        }
+    }
+    records
+}
+
+/// The Python of the interop virtualenv that `scripts/setup-interop`
+/// installs the real peers into.
+pub fn interop_python() -> PathBuf {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/setup-interop to install the interop peers",
+        python.display()
+    );
+    python
 }
 
 /// The path of `name` in partition `partition` of `topic`.
