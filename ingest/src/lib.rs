@@ -22,6 +22,8 @@
 //! - [`pipeline`]: admission, appends, durable acknowledgement.
 //! - [`otlp_grpc`] and [`otlp_http`]: the two transports and how refusals
 //!   map to gRPC codes and HTTP statuses.
+//! - [`otlp_json`]: OTLP/JSON decoding where `opentelemetry-proto` falls
+//!   short.
 //! - [`auth`]: bearer tokens and tenants.
 //! - [`error`]: why a request was refused.
 //! - [`telemetry`]: ingest's own metric names.
@@ -31,6 +33,7 @@ pub mod error;
 pub mod limits;
 pub mod otlp_grpc;
 pub mod otlp_http;
+pub mod otlp_json;
 pub mod pipeline;
 pub mod signal;
 pub mod split;

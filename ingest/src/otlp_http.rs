@@ -145,7 +145,7 @@ async fn export<A: Appender, R: Export>(
                 R::SIGNAL.name()
             ))
         })?,
-        Format::Json => serde_json::from_slice(&bytes).map_err(|e| {
+        Format::Json => R::from_json(&bytes).map_err(|e| {
             IngestError::BadRequest(format!(
                 "invalid OTLP/JSON {} request: {e}",
                 R::SIGNAL.name()

@@ -74,6 +74,11 @@ pub trait Export: prost::Message + Default + DeserializeOwned + Send + Sized + '
     /// Items (records, data points, spans) in the resource.
     fn count(resource: &Self::Resource) -> usize;
     fn response(rejected: u64, message: String) -> Self::Response;
+
+    /// Decodes an OTLP/JSON request.
+    fn from_json(bytes: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
 }
 
 impl Export for ExportLogsServiceRequest {
@@ -149,6 +154,10 @@ impl Export for ExportMetricsServiceRequest {
             .flat_map(|s| &s.metrics)
             .map(validate::data_points)
             .sum()
+    }
+
+    fn from_json(bytes: &[u8]) -> Result<Self, serde_json::Error> {
+        crate::otlp_json::metrics(bytes)
     }
 
     fn response(rejected: u64, message: String) -> ExportMetricsServiceResponse {
