@@ -5,7 +5,9 @@
 //! the message size both before and while decompressing. Refusals follow
 //! the OTLP specification: `UNAVAILABLE` with `RetryInfo` when the exporter
 //! should retry, `INVALID_ARGUMENT` and `RESOURCE_EXHAUSTED` (without retry
-//! information) when it should not.
+//! information) when it should not. tonic refuses some requests itself,
+//! before they reach the services, with other codes; [`otlp_codes`] maps
+//! those to the same two.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -93,6 +95,7 @@ pub async fn serve<A: Appender>(
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     tonic::transport::Server::builder()
         .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+        .layer(tower::util::MapResponseLayer::new(otlp_codes))
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
             MAX_CONCURRENT_REQUESTS,
         ))
@@ -146,6 +149,40 @@ impl<A: Appender> Otlp<A> {
         let accepted = self.pipeline.export(&tenant, message, bytes).await?;
         Ok(R::response(accepted.rejected, accepted.message))
     }
+}
+
+/// Rewrites the codes of the refusals tonic answers itself (as
+/// trailers-only responses) to what the OTLP specification expects:
+/// - a message over `max_request_bytes` gets `OUT_OF_RANGE` from tonic,
+///   which OTLP exporters retry — forever, as it never fits — so it
+///   becomes `RESOURCE_EXHAUSTED` (no retry information: not retryable);
+/// - a message that does not decode or decompress gets `INTERNAL`; it
+///   becomes `INVALID_ARGUMENT`, as a malformed HTTP body gets 400.
+///
+/// The services themselves never answer `OUT_OF_RANGE`, nor `INTERNAL`
+/// with these messages.
+pub fn otlp_codes<B>(mut response: http::Response<B>) -> http::Response<B> {
+    let code = response
+        .headers()
+        .get("grpc-status")
+        .map(|v| Code::from_bytes(v.as_bytes()));
+    if !matches!(code, Some(Code::OutOfRange | Code::Internal)) {
+        return response;
+    }
+    let Some(status) = Status::from_header_map(response.headers()) else {
+        return response;
+    };
+    let malformed = |m: &str| {
+        m.starts_with("failed to decode Protobuf message") || m.starts_with("Error decompressing")
+    };
+    let code = match status.code() {
+        Code::OutOfRange => Code::ResourceExhausted,
+        Code::Internal if malformed(status.message()) => Code::InvalidArgument,
+        _ => return response,
+    };
+    // Only the code changes; the message is tonic's.
+    let _ = Status::new(code, status.message()).add_header(response.headers_mut());
+    response
 }
 
 /// The gRPC status for a refusal.
