@@ -7,18 +7,20 @@
 //! at once with a retry hint (429 / `UNAVAILABLE`), before anything of it is
 //! stored, so a stalled log never makes memory grow and never loses what
 //! was acknowledged. The budget is released only when the request's
-//! appends are durable (or failed).
+//! appends are durable (or failed) — even when the client gave up waiting
+//! (an exporter's timeout): its appends are in the log's hands by then, so
+//! the wait for them runs on a task of its own that holds the budget.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use log_core::{Appender, LogError, NewRecord};
-use tokio::sync::Semaphore;
+use log_core::{AppendInfo, Appender, LogError, NewRecord};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::IngestError;
 use crate::limits::Limits;
-use crate::signal::Export;
+use crate::signal::{Export, Signal};
 use crate::split;
 use crate::telemetry;
 
@@ -58,7 +60,7 @@ pub struct Accepted {
 pub struct Pipeline<A> {
     log: Arc<A>,
     config: PipelineConfig,
-    budget: Semaphore,
+    budget: Arc<Semaphore>,
     budget_permits: usize,
 }
 
@@ -67,7 +69,7 @@ impl<A: Appender> Pipeline<A> {
         let budget_permits = (config.max_inflight_bytes / BUDGET_UNIT).max(1);
         Pipeline {
             log,
-            budget: Semaphore::new(budget_permits),
+            budget: Arc::new(Semaphore::new(budget_permits)),
             budget_permits,
             config,
         }
@@ -83,7 +85,7 @@ impl<A: Appender> Pipeline<A> {
 
     /// Request bytes currently between the receivers and the log.
     pub fn inflight_bytes(&self) -> usize {
-        (self.budget_permits - self.budget.available_permits()) * BUDGET_UNIT
+        inflight_bytes(&self.budget, self.budget_permits)
     }
 
     /// Stores `request` for `tenant`; `request_bytes` is its decoded size.
@@ -98,16 +100,15 @@ impl<A: Appender> Pipeline<A> {
         let permits = request_bytes
             .div_ceil(BUDGET_UNIT)
             .clamp(1, self.budget_permits) as u32;
-        let _permit =
-            self.budget
-                .try_acquire_many(permits)
-                .map_err(|_| IngestError::Overloaded {
-                    reason: format!(
-                        "ingest is at its in-flight bound of {} bytes; retry later",
-                        self.config.max_inflight_bytes
-                    ),
-                    retry_after: self.config.retry_after,
-                })?;
+        let permit = Arc::clone(&self.budget)
+            .try_acquire_many_owned(permits)
+            .map_err(|_| IngestError::Overloaded {
+                reason: format!(
+                    "ingest is at its in-flight bound of {} bytes; retry later",
+                    self.config.max_inflight_bytes
+                ),
+                retry_after: self.config.retry_after,
+            })?;
         telemetry::inflight(self.inflight_bytes());
 
         let topic = signal.topic();
@@ -147,13 +148,21 @@ impl<A: Appender> Pipeline<A> {
             .iter()
             .map(|(&partition, records)| self.log.append(topic, partition, records))
             .collect();
-        let outcome = futures::future::join_all(appends).await;
-        telemetry::append(signal, started.elapsed());
+        // The log has its own copy now; the request's can go while we wait.
+        drop(by_partition);
+        let outcome = tokio::spawn(durable(
+            appends,
+            permit,
+            Arc::clone(&self.budget),
+            self.budget_permits,
+            signal,
+            started,
+        ))
+        .await
+        .map_err(|e| IngestError::Internal(format!("waiting for the log failed: {e}")))?;
         for result in outcome {
             result.map_err(|e| self.append_failed(e))?;
         }
-        drop(_permit);
-        telemetry::inflight(self.inflight_bytes());
         telemetry::items(signal, received, accepted, rejected, truncated);
         let message = match first_error {
             Some(reason) => format!(
@@ -194,4 +203,27 @@ impl<A: Appender> Pipeline<A> {
             _ => IngestError::Internal(error.chain()),
         }
     }
+}
+
+/// Waits for a request's appends and only then gives its budget back. It
+/// runs on a task of its own, so that a client that stops waiting (and so
+/// drops the request's future) does not free the budget of appends the log
+/// still holds.
+async fn durable<F: Future<Output = log_core::Result<AppendInfo>>>(
+    appends: Vec<F>,
+    permit: OwnedSemaphorePermit,
+    budget: Arc<Semaphore>,
+    budget_permits: usize,
+    signal: Signal,
+    started: Instant,
+) -> Vec<log_core::Result<AppendInfo>> {
+    let outcome = futures::future::join_all(appends).await;
+    telemetry::append(signal, started.elapsed());
+    drop(permit);
+    telemetry::inflight(inflight_bytes(&budget, budget_permits));
+    outcome
+}
+
+fn inflight_bytes(budget: &Semaphore, budget_permits: usize) -> usize {
+    (budget_permits - budget.available_permits()) * BUDGET_UNIT
 }
