@@ -8,16 +8,21 @@
 //! weir log ... dump TOPIC [--partition P] [--from OFFSET] [--limit N] [--json]
 //! weir log ... check [--repair]
 //! weir bench log [--seconds S] [--rounds N] [--appenders 1,8,64] ...
+//! weir loadgen [--signal logs|metrics|traces] [--protocol grpc|http] [--endpoint URL]
+//!              [--rate N] [--concurrency N] [--batch-size N] [--duration D] [--requests N]
+//!              [--services N] [--series N] [--compression none|gzip] [--token T] [--seed S]
 //! ```
 //!
-//! Exit codes: 0 success, 1 runtime failure (or problems found by `check`),
-//! 2 a usage or configuration error.
+//! Exit codes: 0 success, 1 runtime failure (or problems found by `check`,
+//! or a `loadgen` run in which no request was acknowledged), 2 a usage or
+//! configuration error.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::bench::log::LogBenchArgs;
+use crate::loadgen::LoadgenArgs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -41,6 +46,15 @@ pub enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// Send OTLP logs, metrics or traces to a receiver and report throughput and latency
+    ///
+    /// Prints progress to stderr once per second and a report to stdout:
+    /// requests, records (log records, data points or spans) acknowledged
+    /// and rejected, records/s, MB/s of encoded requests (before
+    /// compression), acknowledgement latency percentiles and failed
+    /// requests by gRPC code or HTTP status. Failed requests are reported,
+    /// not fatal; the exit code is 1 only if none was acknowledged.
+    Loadgen(LoadgenArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -9,6 +9,7 @@
 //! - [`http`]: the HTTP API server (`/health`, `/ready`, `/metrics`).
 //! - [`log_cmd`]: `weir log ...`, offline tools over a data dir.
 //! - [`bench`]: `weir bench ...`, load benchmarks.
+//! - [`loadgen`]: `weir loadgen`, an OTLP load generator for ingest.
 //! - [`diagnostics`]: the process's own logging (tracing).
 //! - [`clock`]: wall-clock time in record timestamps.
 
@@ -18,5 +19,6 @@ pub mod clock;
 pub mod config;
 pub mod diagnostics;
 pub mod http;
+pub mod loadgen;
 pub mod log_cmd;
 pub mod serve;

@@ -7,7 +7,8 @@ use clap::Parser;
 use weir::bench::log::LogBenchArgs;
 use weir::cli::{BenchCommand, Cli, Command, ConfigArgs};
 use weir::config::{ConfigError, Settings};
-use weir::{bench, diagnostics, log_cmd, serve};
+use weir::loadgen::LoadgenArgs;
+use weir::{bench, diagnostics, loadgen, log_cmd, serve};
 
 /// A usage or configuration error (clap uses the same code for usage).
 const EXIT_CONFIG: u8 = 2;
@@ -21,6 +22,7 @@ fn main() -> ExitCode {
         Command::Bench {
             command: BenchCommand::Log(args),
         } => bench_log(args),
+        Command::Loadgen(args) => loadgen_command(args),
     };
     match result {
         Ok(code) => code,
@@ -52,5 +54,15 @@ fn serve_command(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
 fn bench_log(args: LogBenchArgs) -> anyhow::Result<ExitCode> {
     diagnostics::init_tracing("warn");
     bench::log::run(args)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn loadgen_command(args: LoadgenArgs) -> anyhow::Result<ExitCode> {
+    diagnostics::init_tracing("warn");
+    let tally = loadgen::run(args)?;
+    if tally.acknowledged == 0 {
+        eprintln!("error: no request was acknowledged");
+        return Ok(ExitCode::from(EXIT_FAILURE));
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -3,5 +3,5 @@
 //! run, so figures from a noisy shared machine can be compared as ratios.
 
 pub mod log;
-mod payload;
-mod report;
+pub(crate) mod payload;
+pub(crate) mod report;

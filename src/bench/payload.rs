@@ -24,11 +24,28 @@ impl Rng {
     }
 
     pub fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[(self.next() % items.len() as u64) as usize]
+        items[self.below(items.len())]
+    }
+
+    /// A number in `0..n` (`n` > 0); the modulo bias is negligible for the
+    /// small `n` payloads use.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    /// `len` random bytes (trace and span ids).
+    pub fn bytes(&mut self, len: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(len + 8);
+        while out.len() < len {
+            out.extend_from_slice(&self.next().to_le_bytes());
+        }
+        out.truncate(len);
+        out
     }
 }
 
-const SERVICES: &[&str] = &[
+/// Names of the simulated services, shared by benchmarks and `weir loadgen`.
+pub const SERVICES: &[&str] = &[
     "checkout",
     "cart",
     "payment",
@@ -62,7 +79,7 @@ const PATHS: &[&str] = &[
     "/api/v1/search",
     "/static/app.js",
 ];
-const WORDS: &[&str] = &[
+pub const WORDS: &[&str] = &[
     "request",
     "completed",
     "failed",
