@@ -20,6 +20,7 @@
 //! - [`validate`] and [`limits`]: what is rejected, what is truncated.
 //! - [`split`]: per-resource records, keys, partitions, the tenant header.
 //! - [`pipeline`]: admission, appends, durable acknowledgement.
+//! - [`concurrency`]: the bound on requests in progress per transport.
 //! - [`otlp_grpc`] and [`otlp_http`]: the two transports and how refusals
 //!   map to gRPC codes and HTTP statuses.
 //! - [`otlp_json`]: OTLP/JSON decoding where `opentelemetry-proto` falls
@@ -29,6 +30,7 @@
 //! - [`telemetry`]: ingest's own metric names.
 
 pub mod auth;
+pub mod concurrency;
 pub mod error;
 pub mod limits;
 pub mod otlp_grpc;

@@ -39,6 +39,7 @@ use tonic::{Code, Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::auth::Auth;
+use crate::concurrency::{SlotLayer, Slots};
 use crate::error::IngestError;
 use crate::pipeline::Pipeline;
 use crate::signal::Export;
@@ -49,7 +50,8 @@ const MAX_CONCURRENT_STREAMS: u32 = 64;
 /// Requests being decoded or stored at once, over all connections. With the
 /// request size bound this bounds the memory held by bodies still being
 /// decoded (the in-flight budget covers them once decoded); further
-/// requests wait their turn before their bodies are read. Sixteen keep two
+/// requests wait their turn, for at most `concurrency::SLOT_WAIT`, before
+/// their bodies are read. Sixteen keep two
 /// cores busy (decoding is CPU-bound) while bounding bodies in decoding to
 /// 16 × 2 × `max_request_bytes` per transport (compressed and decoded).
 pub const MAX_CONCURRENT_REQUESTS: usize = 16;
@@ -80,6 +82,7 @@ pub async fn serve<A: Appender>(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     let max = pipeline.limits().max_request_bytes;
+    let slots = Slots::new(MAX_CONCURRENT_REQUESTS, pipeline.retry_after());
     let otlp = Otlp { pipeline };
     // Tokens are checked before a message is decoded, so a client without
     // one cannot make the server decode anything.
@@ -96,9 +99,7 @@ pub async fn serve<A: Appender>(
     tonic::transport::Server::builder()
         .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
         .layer(tower::util::MapResponseLayer::new(otlp_codes))
-        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
-            MAX_CONCURRENT_REQUESTS,
-        ))
+        .layer(SlotLayer(slots))
         .add_service(InterceptedService::new(
             LogsServiceServer::new(otlp.clone())
                 .accept_compressed(CompressionEncoding::Gzip)

@@ -29,6 +29,7 @@ use prost::Message;
 use tokio::net::TcpListener;
 
 use crate::auth::Auth;
+use crate::concurrency::Slots;
 use crate::error::IngestError;
 use crate::pipeline::Pipeline;
 use crate::signal::Export;
@@ -56,6 +57,9 @@ impl Format {
 struct HttpState<A> {
     pipeline: Arc<Pipeline<A>>,
     auth: Arc<Auth>,
+    /// Bodies being read or decoded are not yet under the in-flight
+    /// budget; this bounds how many there are.
+    slots: Slots,
 }
 
 impl<A> Clone for HttpState<A> {
@@ -63,6 +67,7 @@ impl<A> Clone for HttpState<A> {
         HttpState {
             pipeline: Arc::clone(&self.pipeline),
             auth: Arc::clone(&self.auth),
+            slots: self.slots.clone(),
         }
     }
 }
@@ -78,12 +83,14 @@ pub fn router<A: Appender>(pipeline: Arc<Pipeline<A>>, auth: Arc<Auth>) -> Route
         .route("/v1/traces", post(handle::<A, ExportTraceServiceRequest>))
         // Bodies are bounded explicitly in `read_body`.
         .layer(DefaultBodyLimit::disable())
-        // Bodies being read or decoded are not yet under the in-flight
-        // budget; this bounds how many there are.
-        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
-            crate::otlp_grpc::MAX_CONCURRENT_REQUESTS,
-        ))
-        .with_state(HttpState { pipeline, auth })
+        .with_state(HttpState {
+            slots: Slots::new(
+                crate::otlp_grpc::MAX_CONCURRENT_REQUESTS,
+                pipeline.retry_after(),
+            ),
+            pipeline,
+            auth,
+        })
 }
 
 /// Serves OTLP/HTTP on `listener` until `shutdown` completes.
@@ -136,6 +143,7 @@ async fn export<A: Appender, R: Export>(
     if declared.is_some_and(|length| length > limit as u64) {
         return Err(too_large(limit));
     }
+    let _slot = state.slots.acquire().await?;
     let raw = read_body(body, limit).await?;
     let bytes = decompress(headers, raw, limit)?;
     let request: R = match content_type(headers)? {

@@ -325,3 +325,93 @@ async fn a_closed_log_is_unavailable_with_a_retry_hint() {
     })
     .await
 }
+
+/// Small requests reach the bound on concurrent requests long before the
+/// byte budget. Past it, a request must still get an answer with a retry
+/// hint while the log is stalled, not wait until the exporter gives up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_concurrency_bound_a_stalled_log_still_gets_a_retry_hint() {
+    bounded(async {
+        let stalled = Arc::new(StalledLog::new(2));
+        let servers = start(
+            Arc::clone(&stalled),
+            PipelineConfig {
+                retry_after: RETRY_AFTER,
+                ..PipelineConfig::default()
+            },
+            Auth::default(),
+        )
+        .await;
+        let total = ingest::otlp_grpc::MAX_CONCURRENT_REQUESTS + 4;
+        let small = |service: &str| {
+            let mut request = logs(service);
+            request.resource_logs[0].scope_logs[0].log_records[0].body =
+                Some(common::string("small"));
+            request
+        };
+
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(3))
+            .build()
+            .unwrap();
+        let mut http = Vec::new();
+        for i in 0..total {
+            let request = client
+                .post(servers.url("logs"))
+                .header("content-type", "application/x-protobuf")
+                .body(small(&format!("http-{i}")).encode_to_vec());
+            http.push(tokio::spawn(async move {
+                request.send().await.map(|r| {
+                    let retry_after = r.headers().get("retry-after").cloned();
+                    (r.status().as_u16(), retry_after)
+                })
+            }));
+        }
+        let mut grpc = Vec::new();
+        for i in 0..total {
+            let url = servers.grpc_url();
+            let request = small(&format!("grpc-{i}"));
+            grpc.push(tokio::spawn(async move {
+                let mut client = LogsServiceClient::connect(url).await.unwrap();
+                let mut request = tonic::Request::new(request);
+                request.set_timeout(Duration::from_secs(3));
+                client
+                    .export(request)
+                    .await
+                    .map_err(|s| (s.code(), s.get_details_retry_info()))
+            }));
+        }
+
+        // Whatever is not admitted is refused with a retry hint well before
+        // the clients' timeouts.
+        until("every request is admitted or refused", || {
+            let finished = http.iter().filter(|t| t.is_finished()).count()
+                + grpc.iter().filter(|t| t.is_finished()).count();
+            finished + stalled.issued() >= 2 * total
+        })
+        .await;
+        let admitted = stalled.issued();
+        stalled.release();
+        let mut refused = 0;
+        for task in http {
+            match task.await.unwrap() {
+                Ok((200, _)) => {}
+                Ok((429, Some(retry_after))) if retry_after == "3" => refused += 1,
+                other => panic!("{other:?}"),
+            }
+        }
+        for task in grpc {
+            match task.await.unwrap() {
+                Ok(_) => {}
+                Err((Code::Unavailable, Some(retry))) if retry.retry_delay == Some(RETRY_AFTER) => {
+                    refused += 1
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(admitted + refused, 2 * total);
+        assert_eq!(refused, 8, "four past the bound on each transport");
+        assert_eq!(stalled.delivered(OTLP_LOGS).len(), admitted);
+    })
+    .await
+}
