@@ -351,7 +351,7 @@ async fn past_the_concurrency_bound_a_stalled_log_still_gets_a_retry_hint() {
         };
 
         let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(3))
+            .timeout(Duration::from_secs(6))
             .build()
             .unwrap();
         let mut http = Vec::new();
@@ -374,7 +374,7 @@ async fn past_the_concurrency_bound_a_stalled_log_still_gets_a_retry_hint() {
             grpc.push(tokio::spawn(async move {
                 let mut client = LogsServiceClient::connect(url).await.unwrap();
                 let mut request = tonic::Request::new(request);
-                request.set_timeout(Duration::from_secs(3));
+                request.set_timeout(Duration::from_secs(6));
                 client
                     .export(request)
                     .await
