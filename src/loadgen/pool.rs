@@ -17,7 +17,7 @@ use crate::bench::payload::Rng;
 
 /// Requests in the pool: enough that consecutive requests differ and the
 /// server's compressor sees varied data, few enough to build in well under
-/// a second.
+/// a second. A metrics pool grows to cover every series.
 const POOL_REQUESTS: usize = 128;
 /// Fewer requests when they are large, to stay within this many bytes.
 const POOL_BYTES: usize = 256 << 20;
@@ -50,10 +50,24 @@ impl Pool {
         let services = resource::services(shape.services, &mut Rng::new(shape.seed));
         let first = generate(&shape, &services, epoch_ns, 0)?;
         let by_bytes = (POOL_BYTES / first.len().max(1)).max(MIN_POOL_REQUESTS);
+        // Metrics: enough requests to report every series once per cycle.
+        let cycle = match shape.signal {
+            Signal::Metrics => shape.series.div_ceil(shape.batch),
+            Signal::Logs | Signal::Traces => 0,
+        };
+        let wanted = POOL_REQUESTS.max(cycle);
         let wanted = shape
             .requests
-            .map_or(POOL_REQUESTS, |n| n.min(POOL_REQUESTS as u64) as usize);
+            .map_or(wanted, |n| n.min(wanted as u64) as usize);
         let count = wanted.min(by_bytes).max(1);
+        if count < wanted.min(cycle) {
+            eprintln!(
+                "warning: a pool of {count} requests ({} MiB) reports only {} of the {} series",
+                POOL_BYTES >> 20,
+                count * shape.batch,
+                shape.series
+            );
+        }
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(count);
@@ -144,6 +158,17 @@ mod tests {
         let (bytes, records) = pool.render(13);
         assert_eq!(records, 64);
         assert!(bytes.len() > 64 * 100);
+    }
+
+    #[test]
+    fn a_metrics_pool_covers_every_series() {
+        let pool = Pool::build(Shape {
+            series: 20_000,
+            requests: None,
+            ..shape(Signal::Metrics)
+        })
+        .unwrap();
+        assert_eq!(pool.len(), 20_000 / 64 + 1);
     }
 
     #[test]
