@@ -11,8 +11,10 @@
 //! as it is sent.
 //!
 //! Bounds: at most `--concurrency` requests in flight (one sender task
-//! each), a pool of at most 128 requests (fewer when they are large), a
-//! deadline on every request, and a token-bucket schedule for `--rate`.
+//! each), a pool of 128 requests (fewer when they are large, more when
+//! metric series need them) within 256 MiB, a deadline on every request,
+//! and a token-bucket schedule for `--rate`. Ctrl-C ends the run early and
+//! still prints the report.
 //!
 //! # Layout
 //! - [`pool`]: the pre-encoded requests; [`stamp`]: rewriting their
@@ -172,6 +174,7 @@ pub fn run(args: LoadgenArgs) -> Result<Tally> {
             let live = Arc::clone(&live);
             tokio::spawn(async move { report::progress(&live, start).await })
         };
+        let interrupt = tokio::spawn(stop_on_ctrl_c(Arc::clone(&schedule)));
         let senders: Vec<_> = (0..args.concurrency)
             .map(|_| {
                 let sender = Sender {
@@ -190,6 +193,7 @@ pub fn run(args: LoadgenArgs) -> Result<Tally> {
         }
         let elapsed = start.elapsed();
         progress.abort();
+        interrupt.abort();
         Ok::<_, anyhow::Error>((tally, elapsed))
     })?;
     println!("signal: {}", args.signal.name());
@@ -200,6 +204,18 @@ pub fn run(args: LoadgenArgs) -> Result<Tally> {
         report::render(&tally, elapsed.as_secs_f64(), args.signal.unit())
     );
     Ok(tally)
+}
+
+/// The first Ctrl-C ends the run after the requests in flight (the report
+/// is still printed); a second one exits at once.
+async fn stop_on_ctrl_c(schedule: Arc<Schedule>) {
+    while tokio::signal::ctrl_c().await.is_ok() {
+        if schedule.is_stopped() {
+            std::process::exit(130);
+        }
+        eprintln!("interrupted: waiting for the requests in flight (Ctrl-C again to quit now)");
+        schedule.stop();
+    }
 }
 
 /// One request in flight at a time, for as long as the schedule allows.

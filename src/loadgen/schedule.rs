@@ -9,7 +9,7 @@
 //! server is not answered with an unbounded burst once it recovers.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Requests' worth of unused rate a sender may catch up on.
@@ -23,6 +23,8 @@ pub struct Schedule {
     /// Time between requests; `None` sends as fast as possible.
     interval: Option<Duration>,
     next_due: Mutex<Instant>,
+    /// Set by [`Schedule::stop`] (Ctrl-C): no request starts after it.
+    stopped: AtomicBool,
 }
 
 impl Schedule {
@@ -40,13 +42,14 @@ impl Schedule {
             deadline: duration.map(|d| start + d),
             interval: (rate > 0).then(|| Duration::from_secs_f64(batch as f64 / rate as f64)),
             next_due: Mutex::new(start),
+            stopped: AtomicBool::new(false),
         }
     }
 
     /// Waits until the next request may start and returns its sequence
     /// number, or `None` once the run is over.
     pub async fn next(&self) -> Option<u64> {
-        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+        if self.is_stopped() || self.deadline.is_some_and(|d| Instant::now() >= d) {
             return None;
         }
         let slot = self.claimed.fetch_add(1, Ordering::Relaxed);
@@ -59,8 +62,20 @@ impl Schedule {
                 return None;
             }
             tokio::time::sleep_until(due.into()).await;
+            if self.is_stopped() {
+                return None;
+            }
         }
         Some(slot)
+    }
+
+    /// Ends the run early; requests in flight still complete.
+    pub fn stop(&self) {
+        self.stopped.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Relaxed)
     }
 
     fn claim_due(&self, interval: Duration, now: Instant) -> Instant {
@@ -84,6 +99,14 @@ mod tests {
             slots.push(slot);
         }
         assert_eq!(slots, vec![0, 1, 2]);
+    }
+
+    #[tokio::test]
+    async fn nothing_starts_after_stop() {
+        let schedule = Schedule::new(Instant::now(), None, None, 0, 10);
+        assert_eq!(schedule.next().await, Some(0));
+        schedule.stop();
+        assert_eq!(schedule.next().await, None);
     }
 
     #[tokio::test]
