@@ -8,6 +8,8 @@ mod common;
 
 #[path = "loadgen/collector.rs"]
 mod collector;
+#[path = "loadgen/inspect.rs"]
+mod inspect;
 
 use std::process::Output;
 
