@@ -17,8 +17,6 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
-use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 use tonic::Code;
 use tonic_types::StatusExt;
@@ -38,37 +36,11 @@ fn config() -> PipelineConfig {
 
 /// A log request of about [`REQUEST_BODY`] bytes from `service`.
 fn logs(service: &str) -> ExportLogsServiceRequest {
-    ExportLogsServiceRequest {
-        resource_logs: vec![ResourceLogs {
-            resource: common::resource(service),
-            scope_logs: vec![ScopeLogs {
-                log_records: vec![LogRecord {
-                    body: Some(common::string(&"x".repeat(REQUEST_BODY))),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
+    common::logs_request(service, &"x".repeat(REQUEST_BODY))
 }
 
 fn spans(service: &str) -> ExportTraceServiceRequest {
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: common::resource(service),
-            scope_spans: vec![ScopeSpans {
-                spans: vec![Span {
-                    trace_id: vec![1; 16],
-                    span_id: vec![2; 8],
-                    name: "y".repeat(REQUEST_BODY),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
+    common::spans_request(service, &"y".repeat(REQUEST_BODY))
 }
 
 async fn post_logs(
