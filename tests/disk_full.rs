@@ -59,7 +59,7 @@ fn request(n: u64) -> String {
 fn a_full_disk_gets_503_with_a_retry_hint_and_keeps_what_was_acknowledged() {
     let workspace = Workspace::with_config(TEST_CONFIG);
     let _tmpfs = Tmpfs::mount(&workspace.data_dir);
-    let mut server = Server::start(&workspace);
+    let server = Server::start(&workspace);
     let endpoint = format!("http://{}/v1/logs", server.listen_address("otlp_http"));
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
