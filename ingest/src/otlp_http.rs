@@ -32,7 +32,7 @@ use tokio::net::TcpListener;
 use crate::auth::Auth;
 use crate::concurrency::Slots;
 use crate::error::IngestError;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Accepted, Pipeline};
 use crate::signal::Export;
 use crate::telemetry;
 
@@ -128,7 +128,10 @@ async fn handle<A: Appender, R: Export>(
     let outcome = result.as_ref().map_or_else(IngestError::outcome, |_| "ok");
     telemetry::request(R::SIGNAL, "http", outcome, started.elapsed());
     match result {
-        Ok(response) => encoded(StatusCode::OK, format, &response),
+        Ok(accepted) => match format {
+            Format::Protobuf => protobuf_success(&R::response(accepted.rejected, accepted.message)),
+            Format::Json => json_success(R::SIGNAL, &accepted),
+        },
         Err(error) => refusal(format, error),
     }
 }
@@ -137,7 +140,7 @@ async fn export<A: Appender, R: Export>(
     state: &HttpState<A>,
     headers: &HeaderMap,
     body: Body,
-) -> Result<R::Response, IngestError> {
+) -> Result<Accepted, IngestError> {
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
@@ -167,7 +170,7 @@ async fn export<A: Appender, R: Export>(
         })?,
     };
     let accepted = state.pipeline.export(&tenant, request, bytes.len()).await?;
-    Ok(R::response(accepted.rejected, accepted.message))
+    Ok(accepted)
 }
 
 fn content_type(headers: &HeaderMap) -> Result<Format, IngestError> {
@@ -241,22 +244,32 @@ fn decompress(headers: &HeaderMap, raw: Bytes, limit: usize) -> Result<Bytes, In
     }
 }
 
-fn encoded<M: Message + serde::Serialize>(
-    status: StatusCode,
-    format: Format,
-    message: &M,
-) -> Response {
-    let body = match format {
-        Format::Protobuf => message.encode_to_vec(),
-        Format::Json => serde_json::to_vec(message).unwrap_or_default(),
+/// A success in OTLP/JSON: `{}` when everything was stored, else the
+/// partial success with its count as a decimal string (OTLP/JSON encodes
+/// 64-bit integers as strings).
+fn json_success(signal: crate::signal::Signal, accepted: &Accepted) -> Response {
+    let body = if accepted.rejected == 0 && accepted.message.is_empty() {
+        serde_json::json!({})
+    } else {
+        serde_json::json!({ "partialSuccess": {
+            signal.rejected_field(): accepted.rejected.to_string(),
+            "errorMessage": accepted.message,
+        }})
     };
     (
-        status,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(format.content_type()),
-        )],
-        body,
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, HeaderValue::from_static(JSON))],
+        serde_json::to_vec(&body).unwrap_or_default(),
+    )
+        .into_response()
+}
+
+/// A success in protobuf: the `Export*ServiceResponse`.
+fn protobuf_success<M: Message>(message: &M) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, HeaderValue::from_static(PROTOBUF))],
+        message.encode_to_vec(),
     )
         .into_response()
 }

@@ -48,6 +48,15 @@ impl Signal {
         }
     }
 
+    /// The partial-success field counting rejected items, in OTLP/JSON.
+    pub fn rejected_field(self) -> &'static str {
+        match self {
+            Signal::Logs => "rejectedLogRecords",
+            Signal::Metrics => "rejectedDataPoints",
+            Signal::Traces => "rejectedSpans",
+        }
+    }
+
     /// What one item is called in messages ("log records", "data points").
     pub fn items(self) -> &'static str {
         match self {

@@ -672,3 +672,33 @@ async fn json_metric_data_that_does_not_decode_is_a_400() {
     })
     .await
 }
+
+/// OTLP/JSON encodes 64-bit integers as decimal strings, and a response
+/// without a partial success leaves the field out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_responses_use_strings_for_counts_and_omit_full_success() {
+    bounded(async {
+        let (_log, servers) = start_with_log(PipelineConfig::default(), Auth::default()).await;
+        let record = |extra: serde_json::Value| {
+            json!({"resourceLogs": [{
+                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "a"}}]},
+                "scopeLogs": [{"logRecords": [{"body": {"stringValue": "ok"}}, extra]}]
+            }]})
+        };
+        let (status, response) = post_json(
+            &servers.url("logs"),
+            &record(json!({"body": {"stringValue": "also ok"}})),
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(response, json!({}));
+        let (status, response) =
+            post_json(&servers.url("logs"), &record(json!({"traceId": "abcd"}))).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            response["partialSuccess"]["rejectedLogRecords"], "1",
+            "{response}"
+        );
+    })
+    .await;
+}
