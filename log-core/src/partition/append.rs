@@ -10,7 +10,7 @@ use tracing::{error, info};
 use super::{Partition, truncate_file};
 use crate::batch::{self, BatchHeader, NewRecord, PreparedBatch};
 use crate::config::{CleanupPolicy, Durability};
-use crate::error::{IoContext, LogError, Result};
+use crate::error::{LogError, Result};
 use crate::fsutil::sync_dir;
 use crate::segment::Segment;
 
@@ -266,29 +266,61 @@ impl Partition {
     /// held; on failure the partition stops taking appends, since batches
     /// after the gap already have offsets.
     pub(super) fn flush_pending(&self, writer: &mut Writer) -> Result<()> {
-        let _io = self.io.lock().unwrap();
+        let mut io = self.io.lock().unwrap();
+        if let Some(reason) = io.clone() {
+            drop(io);
+            return Err(self.fail_locked(writer, reason));
+        }
         if let Some((at, bytes)) = writer.take_pending()
             && let Err(e) = writer.active.write_at(&bytes, at)
         {
+            *io = Some(e.chain());
+            drop(io);
             self.fail_locked(writer, e.chain());
             return Err(e);
         }
         Ok(())
     }
 
+    /// Syncs `segment` under the io lock (writer lock held); a failure is
+    /// recorded there and fails the partition.
+    pub(super) fn sync_segment(&self, writer: &mut Writer, segment: &Segment) -> Result<()> {
+        let mut io = self.io.lock().unwrap();
+        if let Some(reason) = io.clone() {
+            drop(io);
+            return Err(self.fail_locked(writer, reason));
+        }
+        if let Err(e) = segment.sync() {
+            let reason = format!("fdatasync {}: {e}", segment.path.display());
+            *io = Some(reason.clone());
+            drop(io);
+            self.fail_locked(writer, reason);
+            return Err(LogError::io(format!("sync {}", segment.path.display()), e));
+        }
+        Ok(())
+    }
+
     pub(super) fn fail(&self, reason: String) {
         let mut writer = self.writer.lock().unwrap();
-        self.fail_locked(&mut writer, reason);
+        let _ = self.fail_locked(&mut writer, reason);
     }
 
     /// Refuses further appends and fails every waiter. Writer lock held.
-    pub(super) fn fail_locked(&self, writer: &mut Writer, reason: String) {
-        error!(topic = %self.topic.name, partition = self.id, %reason, "partition failed; appends refused until restart");
-        writer.failed = Some(reason.clone());
+    /// Returns the error appenders get from now on.
+    pub(super) fn fail_locked(&self, writer: &mut Writer, reason: String) -> LogError {
+        if writer.failed.is_none() {
+            error!(topic = %self.topic.name, partition = self.id, %reason, "partition failed; appends refused until restart");
+            writer.failed = Some(reason.clone());
+        }
         writer.pending.clear();
         let mut state = self.sync.lock().unwrap();
         for (_, tx) in state.waiters.drain(..) {
             let _ = tx.send(Err(reason.clone()));
+        }
+        LogError::PartitionFailed {
+            topic: self.topic.name.clone(),
+            partition: self.id,
+            reason,
         }
     }
 
@@ -296,8 +328,7 @@ impl Partition {
     pub(super) fn roll(&self, writer: &mut Writer) -> Result<()> {
         self.flush_pending(writer)?;
         let old = Arc::clone(&writer.active);
-        old.sync()
-            .context(|| format!("sync {}", old.path.display()))?;
+        self.sync_segment(writer, &old)?;
         old.write_index()?;
         old.expose(old.size());
         let new = Arc::new(Segment::create(&self.dir, old.next_offset())?);

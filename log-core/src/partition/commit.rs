@@ -66,36 +66,45 @@ impl Partition {
                     .0;
             }
         }
-        let (segment, position, end, flushed) = {
-            let mut writer = self.writer.lock().unwrap();
-            let io = self.io.lock().unwrap();
-            let pending = writer.take_pending();
-            let active = Arc::clone(&writer.active);
-            let (position, end) = (active.size(), active.next_offset());
-            drop(writer);
-            // Appenders go on filling a new pending buffer meanwhile.
-            let flushed = match pending {
-                Some((at, bytes)) => active.write_at(&bytes, at),
-                None => Ok(()),
-            };
+        let mut writer = self.writer.lock().unwrap();
+        let mut io = self.io.lock().unwrap();
+        if let Some(reason) = io.clone() {
             drop(io);
-            (active, position, end, flushed)
-        };
-        if let Err(e) = flushed {
-            self.fail(e.chain());
+            let _ = self.fail_locked(&mut writer, reason);
+            drop(writer);
             return self.reschedule_after_round(0);
         }
-        let waiting = match segment.sync() {
+        let pending = writer.take_pending();
+        let segment = Arc::clone(&writer.active);
+        let (position, end) = (segment.size(), segment.next_offset());
+        drop(writer);
+        // Appenders go on filling a new pending buffer meanwhile; the io
+        // lock is held through the sync so that a failure is recorded
+        // before anyone else can write or sync this segment.
+        let outcome = match pending {
+            Some((at, bytes)) => segment.write_at(&bytes, at).map_err(|e| e.chain()),
+            None => Ok(()),
+        }
+        .and_then(|()| {
+            segment
+                .sync()
+                .map_err(|e| format!("fdatasync {}: {e}", segment.path.display()))
+        });
+        if let Err(reason) = &outcome {
+            *io = Some(reason.clone());
+        }
+        drop(io);
+        match outcome {
             Ok(()) => {
                 segment.expose(position);
-                self.mark_durable(end)
+                let waiting = self.mark_durable(end);
+                self.reschedule_after_round(waiting)
             }
-            Err(e) => {
-                self.fail(format!("fdatasync {}: {e}", segment.path.display()));
-                0
+            Err(reason) => {
+                self.fail(reason);
+                self.reschedule_after_round(0)
             }
-        };
-        self.reschedule_after_round(waiting)
+        }
     }
 
     /// Updates the cohort estimate and says whether waiters remain.

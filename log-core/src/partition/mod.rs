@@ -63,11 +63,14 @@ pub struct Partition {
     syncer: Arc<Syncer>,
     read_only: bool,
     writer: Mutex<Writer>,
-    /// Held while pending bytes are written to a segment file, so that a
-    /// roll or close (which take it after the writer lock) never seals a
-    /// segment while a sync round is still writing into it. Lock order:
-    /// writer, then io.
-    io: Mutex<()>,
+    /// Held while bytes are written to or synced in the active segment, so
+    /// that a roll or close (which take it after the writer lock) never
+    /// seals a segment while a sync round is still writing or syncing it.
+    /// Holds the reason of the first failed write or sync: once set, nothing
+    /// more is written or synced, because the kernel reports a writeback
+    /// error only once and a later sync could succeed over lost data. Lock
+    /// order: writer, then io.
+    io: Mutex<Option<String>>,
     segments: RwLock<Vec<Arc<Segment>>>,
     sync: Mutex<SyncState>,
     /// Signalled when an appender registers a waiter.
@@ -232,7 +235,7 @@ impl Partition {
             settings,
             syncer,
             read_only,
-            io: Mutex::new(()),
+            io: Mutex::new(None),
             writer: Mutex::new(Writer {
                 active,
                 pending: BytesMut::new(),
@@ -427,11 +430,12 @@ impl Partition {
         if self.read_only {
             return Ok(true);
         }
-        self.flush_pending(&mut writer)?;
         let active = Arc::clone(&writer.active);
-        active
-            .sync()
-            .context(|| format!("sync {}", active.path.display()))?;
+        if self.flush_pending(&mut writer).is_err()
+            || self.sync_segment(&mut writer, &active).is_err()
+        {
+            return Ok(false);
+        }
         active.write_index()?;
         active.expose(active.size());
         drop(writer);
