@@ -1,5 +1,6 @@
 //! A full disk: requests are refused with 503 and a retry hint, nothing
-//! crashes, and every record acknowledged before is intact.
+//! crashes, every record acknowledged before is intact, and once space is
+//! freed requests succeed again without a restart.
 //!
 //! The data dir lives on a 4 MiB tmpfs, so the test needs root (to mount
 //! it), as the test command and CI have.
@@ -59,6 +60,9 @@ fn request(n: u64) -> String {
 fn a_full_disk_gets_503_with_a_retry_hint_and_keeps_what_was_acknowledged() {
     let workspace = Workspace::with_config(TEST_CONFIG);
     let _tmpfs = Tmpfs::mount(&workspace.data_dir);
+    // Ballast the operator will delete to free space.
+    let ballast = workspace.data_dir.join("ballast");
+    std::fs::write(&ballast, vec![0u8; 1 << 20]).unwrap();
     let server = Server::start(&workspace);
     let endpoint = format!("http://{}/v1/logs", server.listen_address("otlp_http"));
 
@@ -108,6 +112,26 @@ fn a_full_disk_gets_503_with_a_retry_hint_and_keeps_what_was_acknowledged() {
             .unwrap()
     });
     assert!(metrics.contains("outcome=\"unavailable\""), "{metrics}");
+
+    // Space freed: appends go on, no restart needed.
+    std::fs::remove_file(&ballast).unwrap();
+    let after = runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let mut statuses = Vec::new();
+        for n in 1000..1005 {
+            let response = client
+                .post(&endpoint)
+                .header("content-type", "application/json")
+                .body(request(n))
+                .send()
+                .await
+                .expect("send");
+            statuses.push(response.status().as_u16());
+        }
+        statuses
+    });
+    assert_eq!(after, [200; 5], "requests after space was freed");
+    let acknowledged = acknowledged + 5;
     server.stop(libc::SIGTERM);
 
     let stored = common::topic_records(&workspace.data_dir, "otlp_logs");

@@ -58,6 +58,18 @@ impl SegmentIndex {
         }
     }
 
+    /// Forgets the batches at or after `position`, the first of which had
+    /// offset `next_offset` (a write that failed is cut off).
+    pub fn truncate(&mut self, segment_base: u64, position: u64, next_offset: u64, interval: u32) {
+        self.offsets.retain(|&(_, pos)| u64::from(pos) < position);
+        let kept = next_offset.saturating_sub(segment_base);
+        self.times.retain(|&(_, rel)| u64::from(rel) < kept);
+        self.max_timestamp = self.times.last().map_or(i64::MIN, |t| t.0);
+        self.bytes_since_entry = self.offsets.last().map_or(0, |&(_, pos)| {
+            (position - u64::from(pos)).min(u64::from(interval)) as u32
+        });
+    }
+
     /// Position of a batch at or before the one holding `offset`.
     pub fn floor_position(&self, segment_base: u64, offset: u64) -> u64 {
         let relative = offset.saturating_sub(segment_base).min(u64::from(u32::MAX)) as u32;

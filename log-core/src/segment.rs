@@ -161,6 +161,24 @@ impl Segment {
             .context(|| format!("write {} at byte {position}", self.path.display()))
     }
 
+    /// Cuts the segment back to `position`, where the batch with offset
+    /// `next_offset` started, after a write there failed. Writer only; the
+    /// cut bytes were never readable.
+    pub fn rewind(&self, position: u64, next_offset: u64, index_interval: u32) -> Result<()> {
+        self.file
+            .set_len(position)
+            .context(|| format!("truncate {} to {position} bytes", self.path.display()))?;
+        self.index.write().unwrap().truncate(
+            self.base_offset,
+            position,
+            next_offset,
+            index_interval,
+        );
+        self.next_offset.store(next_offset, Ordering::Release);
+        self.size.store(position, Ordering::Release);
+        Ok(())
+    }
+
     /// Lets readers see the first `position` bytes.
     pub fn expose(&self, position: u64) {
         self.readable.fetch_max(position, Ordering::AcqRel);

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use tokio::sync::oneshot;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use super::{Partition, truncate_file};
 use crate::batch::{self, BatchHeader, NewRecord, PreparedBatch};
@@ -13,6 +13,44 @@ use crate::config::{CleanupPolicy, Durability};
 use crate::error::{LogError, Result};
 use crate::fsutil::sync_dir;
 use crate::segment::Segment;
+
+/// Why a waiting append was not acknowledged.
+#[derive(Debug, Clone)]
+pub(super) enum Refusal {
+    /// The partition failed; it refuses appends until a restart.
+    Failed(String),
+    /// The disk was full: nothing of the append was stored, and appends
+    /// go on once there is space.
+    NoSpace(String),
+}
+
+/// What the io lock knows about the active segment's file.
+#[derive(Debug)]
+pub(super) enum IoState {
+    Healthy,
+    /// A write ran out of space at byte `at`, where the batch with offset
+    /// `next_offset` began. Nothing from there on was acknowledged; the
+    /// next holder of the writer lock cuts it off (`settle_locked`).
+    OutOfSpace {
+        at: u64,
+        next_offset: u64,
+        reason: String,
+    },
+    /// A write or sync failed otherwise. Nothing more is written or synced:
+    /// the kernel reports a writeback error only once, and a later sync
+    /// could succeed over lost data.
+    Failed(String),
+}
+
+/// Whether a write failed for lack of space (recoverable).
+pub(super) fn out_of_space(error: &LogError) -> bool {
+    matches!(error, LogError::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull)
+}
+
+/// The base offset of the first batch in pending bytes.
+pub(super) fn first_offset(pending: &[u8]) -> u64 {
+    BatchHeader::parse(pending).map_or(0, |h| h.base_offset)
+}
 
 /// The outcome of a durable append.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +69,7 @@ pub struct AppendInfo {
 #[must_use = "an append is acknowledged only once durable() or wait() returns"]
 pub struct PendingAppend {
     info: AppendInfo,
-    waiter: Option<oneshot::Receiver<Result<(), String>>>,
+    waiter: Option<oneshot::Receiver<Result<(), Refusal>>>,
     failure: PartitionName,
 }
 
@@ -61,11 +99,18 @@ impl PendingAppend {
     fn finish(
         info: AppendInfo,
         name: PartitionName,
-        outcome: Result<Result<(), String>, oneshot::error::RecvError>,
+        outcome: Result<Result<(), Refusal>, oneshot::error::RecvError>,
     ) -> Result<AppendInfo> {
         match outcome {
             Ok(Ok(())) => Ok(info),
-            Ok(Err(reason)) => Err(LogError::PartitionFailed {
+            Ok(Err(Refusal::NoSpace(reason))) => Err(LogError::io(
+                format!(
+                    "{}-{}: nothing of this append was stored ({reason})",
+                    name.topic, name.partition
+                ),
+                std::io::Error::from(std::io::ErrorKind::StorageFull),
+            )),
+            Ok(Err(Refusal::Failed(reason))) => Err(LogError::PartitionFailed {
                 topic: name.topic,
                 partition: name.partition,
                 reason,
@@ -267,16 +312,21 @@ impl Partition {
     /// after the gap already have offsets.
     pub(super) fn flush_pending(&self, writer: &mut Writer) -> Result<()> {
         let mut io = self.io.lock().unwrap();
-        if let Some(reason) = io.clone() {
-            drop(io);
-            return Err(self.fail_locked(writer, reason));
-        }
+        self.settle_locked(writer, &mut io)?;
         if let Some((at, bytes)) = writer.take_pending()
             && let Err(e) = writer.active.write_at(&bytes, at)
         {
-            *io = Some(e.chain());
-            drop(io);
-            self.fail_locked(writer, e.chain());
+            let reason = e.chain();
+            *io = if out_of_space(&e) {
+                IoState::OutOfSpace {
+                    at,
+                    next_offset: first_offset(&bytes),
+                    reason,
+                }
+            } else {
+                IoState::Failed(reason)
+            };
+            self.settle_locked(writer, &mut io)?;
             return Err(e);
         }
         Ok(())
@@ -286,18 +336,62 @@ impl Partition {
     /// recorded there and fails the partition.
     pub(super) fn sync_segment(&self, writer: &mut Writer, segment: &Segment) -> Result<()> {
         let mut io = self.io.lock().unwrap();
-        if let Some(reason) = io.clone() {
-            drop(io);
-            return Err(self.fail_locked(writer, reason));
-        }
+        self.settle_locked(writer, &mut io)?;
         if let Err(e) = segment.sync() {
             let reason = format!("fdatasync {}: {e}", segment.path.display());
-            *io = Some(reason.clone());
+            *io = IoState::Failed(reason.clone());
             drop(io);
-            self.fail_locked(writer, reason);
+            let _ = self.fail_locked(writer, reason);
             return Err(LogError::io(format!("sync {}", segment.path.display()), e));
         }
         Ok(())
+    }
+
+    /// Acts on what the io state says (writer and io locks held): after a
+    /// write ran out of space, cuts the segment back to where it began and
+    /// refuses the appends from there on, which were never acknowledged,
+    /// so that appends can go on once space is freed; after any other
+    /// failure, fails the partition. `Err` means nothing may be written.
+    pub(super) fn settle_locked(&self, writer: &mut Writer, io: &mut IoState) -> Result<()> {
+        match std::mem::replace(io, IoState::Healthy) {
+            IoState::Healthy => Ok(()),
+            IoState::Failed(reason) => {
+                *io = IoState::Failed(reason.clone());
+                Err(self.fail_locked(writer, reason))
+            }
+            IoState::OutOfSpace {
+                at,
+                next_offset,
+                reason,
+            } => {
+                writer.pending.clear();
+                let interval = self.topic_config().index_interval_bytes;
+                if let Err(e) = writer.active.rewind(at, next_offset, interval) {
+                    *io = IoState::Failed(e.chain());
+                    return Err(self.fail_locked(writer, e.chain()));
+                }
+                warn!(
+                    topic = %self.topic.name,
+                    partition = self.id,
+                    position = at,
+                    offset = next_offset,
+                    %reason,
+                    "disk full: appends not yet acknowledged were cut off; appends go on once space is freed"
+                );
+                let mut state = self.sync.lock().unwrap();
+                // Appends wholly before the cut were written and wait for
+                // the next sync; those at or after it are refused.
+                let refused: Vec<_> = state
+                    .waiters
+                    .extract_if(.., |(end, _)| *end > next_offset)
+                    .collect();
+                drop(state);
+                for (_, tx) in refused {
+                    let _ = tx.send(Err(Refusal::NoSpace(reason.clone())));
+                }
+                Ok(())
+            }
+        }
     }
 
     pub(super) fn fail(&self, reason: String) {
@@ -315,7 +409,7 @@ impl Partition {
         writer.pending.clear();
         let mut state = self.sync.lock().unwrap();
         for (_, tx) in state.waiters.drain(..) {
-            let _ = tx.send(Err(reason.clone()));
+            let _ = tx.send(Err(Refusal::Failed(reason.clone())));
         }
         LogError::PartitionFailed {
             topic: self.topic.name.clone(),

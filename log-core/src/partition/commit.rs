@@ -8,11 +8,12 @@ use std::time::Instant;
 use tokio::sync::oneshot;
 
 use super::Partition;
+use super::append::{IoState, Refusal, first_offset, out_of_space};
 
 /// What the durability mutex guards.
 pub(super) struct SyncState {
     pub(super) durable: u64,
-    pub(super) waiters: Vec<(u64, oneshot::Sender<Result<(), String>>)>,
+    pub(super) waiters: Vec<(u64, oneshot::Sender<Result<(), Refusal>>)>,
     pub(super) scheduled: bool,
     /// How many appenders recently waited at once: the size of the group
     /// a round waits to gather (see `sync_round`).
@@ -24,7 +25,7 @@ impl Partition {
     pub(super) fn await_sync(
         self: &Arc<Self>,
         end: u64,
-    ) -> Option<oneshot::Receiver<Result<(), String>>> {
+    ) -> Option<oneshot::Receiver<Result<(), Refusal>>> {
         let mut state = self.sync.lock().unwrap();
         if state.durable >= end {
             return None;
@@ -68,10 +69,7 @@ impl Partition {
         }
         let mut writer = self.writer.lock().unwrap();
         let mut io = self.io.lock().unwrap();
-        if let Some(reason) = io.clone() {
-            drop(io);
-            let _ = self.fail_locked(&mut writer, reason);
-            drop(writer);
+        if self.settle_locked(&mut writer, &mut io).is_err() {
             return self.reschedule_after_round(0);
         }
         let pending = writer.take_pending();
@@ -81,30 +79,37 @@ impl Partition {
         // Appenders go on filling a new pending buffer meanwhile; the io
         // lock is held through the sync so that a failure is recorded
         // before anyone else can write or sync this segment.
-        let outcome = match pending {
-            Some((at, bytes)) => segment.write_at(&bytes, at).map_err(|e| e.chain()),
-            None => Ok(()),
+        if let Some((at, bytes)) = pending
+            && let Err(e) = segment.write_at(&bytes, at)
+        {
+            let reason = e.chain();
+            *io = if out_of_space(&e) {
+                IoState::OutOfSpace {
+                    at,
+                    next_offset: first_offset(&bytes),
+                    reason,
+                }
+            } else {
+                IoState::Failed(reason)
+            };
+            drop(io);
+            // Settling needs the writer lock, which comes before io.
+            let mut writer = self.writer.lock().unwrap();
+            let mut io = self.io.lock().unwrap();
+            let _ = self.settle_locked(&mut writer, &mut io);
+            return self.reschedule_after_round(0);
         }
-        .and_then(|()| {
-            segment
-                .sync()
-                .map_err(|e| format!("fdatasync {}: {e}", segment.path.display()))
-        });
-        if let Err(reason) = &outcome {
-            *io = Some(reason.clone());
+        if let Err(e) = segment.sync() {
+            let reason = format!("fdatasync {}: {e}", segment.path.display());
+            *io = IoState::Failed(reason.clone());
+            drop(io);
+            self.fail(reason);
+            return self.reschedule_after_round(0);
         }
         drop(io);
-        match outcome {
-            Ok(()) => {
-                segment.expose(position);
-                let waiting = self.mark_durable(end);
-                self.reschedule_after_round(waiting)
-            }
-            Err(reason) => {
-                self.fail(reason);
-                self.reschedule_after_round(0)
-            }
-        }
+        segment.expose(position);
+        let waiting = self.mark_durable(end);
+        self.reschedule_after_round(waiting)
     }
 
     /// Updates the cohort estimate and says whether waiters remain.

@@ -42,6 +42,7 @@ use crate::recovery::{self, Damage, ScanOptions};
 use crate::segment::{self, Segment};
 use crate::sync::Syncer;
 
+use append::IoState;
 pub use append::{AppendInfo, PendingAppend};
 use append::{PartitionName, Writer};
 use commit::SyncState;
@@ -66,11 +67,9 @@ pub struct Partition {
     /// Held while bytes are written to or synced in the active segment, so
     /// that a roll or close (which take it after the writer lock) never
     /// seals a segment while a sync round is still writing or syncing it.
-    /// Holds the reason of the first failed write or sync: once set, nothing
-    /// more is written or synced, because the kernel reports a writeback
-    /// error only once and a later sync could succeed over lost data. Lock
-    /// order: writer, then io.
-    io: Mutex<Option<String>>,
+    /// Holds what went wrong with the file (see [`IoState`]). Lock order:
+    /// writer, then io.
+    io: Mutex<IoState>,
     segments: RwLock<Vec<Arc<Segment>>>,
     sync: Mutex<SyncState>,
     /// Signalled when an appender registers a waiter.
@@ -235,7 +234,7 @@ impl Partition {
             settings,
             syncer,
             read_only,
-            io: Mutex::new(None),
+            io: Mutex::new(IoState::Healthy),
             writer: Mutex::new(Writer {
                 active,
                 pending: BytesMut::new(),
