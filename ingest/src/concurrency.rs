@@ -18,6 +18,7 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::IngestError;
+use crate::signal::Signal;
 
 /// Long enough to absorb a burst of requests on a healthy log, short
 /// against an exporter's timeout (10 s by default in the OTLP exporters).
@@ -79,11 +80,14 @@ pub struct SlotService<S> {
     slots: Slots,
 }
 
-impl<S, Request, Body> tower::Service<Request> for SlotService<S>
+impl<S, RequestBody, Body> tower::Service<http::Request<RequestBody>> for SlotService<S>
 where
-    S: tower::Service<Request, Response = http::Response<Body>> + Clone + Send + 'static,
+    S: tower::Service<http::Request<RequestBody>, Response = http::Response<Body>>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send,
-    Request: Send + 'static,
+    RequestBody: Send + 'static,
     Body: Default + Send + 'static,
 {
     type Response = http::Response<Body>;
@@ -94,12 +98,14 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request) -> Self::Future {
+    fn call(&mut self, request: http::Request<RequestBody>) -> Self::Future {
         // The service that was polled ready goes with the call.
         let clone = self.inner.clone();
         let ready = std::mem::replace(&mut self.inner, clone);
         let slots = self.slots.clone();
+        let signal = signal_of(request.uri().path());
         Box::pin(async move {
+            let started = std::time::Instant::now();
             let mut inner = ready;
             match slots.acquire().await {
                 Ok(slot) => {
@@ -107,8 +113,52 @@ where
                     drop(slot);
                     response
                 }
-                Err(refusal) => Ok(crate::otlp_grpc::status(refusal).into_http()),
+                Err(refusal) => {
+                    // The service never saw this request, so count it here.
+                    if let Some(signal) = signal {
+                        crate::telemetry::request(
+                            signal,
+                            "grpc",
+                            refusal.outcome(),
+                            started.elapsed(),
+                        );
+                    }
+                    Ok(crate::otlp_grpc::status(refusal).into_http())
+                }
             }
         })
+    }
+}
+
+/// The signal of a gRPC method path (`/opentelemetry.proto.collector.logs.v1.LogsService/Export`).
+fn signal_of(path: &str) -> Option<Signal> {
+    let service = path.trim_start_matches('/').split('/').next()?;
+    match service {
+        "opentelemetry.proto.collector.logs.v1.LogsService" => Some(Signal::Logs),
+        "opentelemetry.proto.collector.metrics.v1.MetricsService" => Some(Signal::Metrics),
+        "opentelemetry.proto.collector.trace.v1.TraceService" => Some(Signal::Traces),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn method_paths_name_their_signal() {
+        assert_eq!(
+            signal_of("/opentelemetry.proto.collector.logs.v1.LogsService/Export"),
+            Some(Signal::Logs)
+        );
+        assert_eq!(
+            signal_of("/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"),
+            Some(Signal::Metrics)
+        );
+        assert_eq!(
+            signal_of("/opentelemetry.proto.collector.trace.v1.TraceService/Export"),
+            Some(Signal::Traces)
+        );
+        assert_eq!(signal_of("/grpc.health.v1.Health/Check"), None);
     }
 }
