@@ -42,14 +42,23 @@ pub(super) enum IoState {
     Failed(String),
 }
 
-/// Whether a write failed for lack of space (recoverable).
-pub(super) fn out_of_space(error: &LogError) -> bool {
-    matches!(error, LogError::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull)
-}
-
-/// The base offset of the first batch in pending bytes.
-pub(super) fn first_offset(pending: &[u8]) -> u64 {
-    BatchHeader::parse(pending).map_or(0, |h| h.base_offset)
+impl IoState {
+    /// The state after writing `pending` at byte `at` failed with `error`:
+    /// out of space is recoverable, anything else is not.
+    pub(super) fn after_write_error(error: &LogError, at: u64, pending: &[u8]) -> IoState {
+        let reason = error.chain();
+        match error {
+            LogError::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull => {
+                IoState::OutOfSpace {
+                    at,
+                    // The base offset of the first pending batch.
+                    next_offset: BatchHeader::parse(pending).map_or(0, |h| h.base_offset),
+                    reason,
+                }
+            }
+            _ => IoState::Failed(reason),
+        }
+    }
 }
 
 /// The outcome of a durable append.
@@ -316,16 +325,7 @@ impl Partition {
         if let Some((at, bytes)) = writer.take_pending()
             && let Err(e) = writer.active.write_at(&bytes, at)
         {
-            let reason = e.chain();
-            *io = if out_of_space(&e) {
-                IoState::OutOfSpace {
-                    at,
-                    next_offset: first_offset(&bytes),
-                    reason,
-                }
-            } else {
-                IoState::Failed(reason)
-            };
+            *io = IoState::after_write_error(&e, at, &bytes);
             self.settle_locked(writer, &mut io)?;
             return Err(e);
         }

@@ -8,7 +8,7 @@ use std::time::Instant;
 use tokio::sync::oneshot;
 
 use super::Partition;
-use super::append::{IoState, Refusal, first_offset, out_of_space};
+use super::append::{IoState, Refusal};
 
 /// What the durability mutex guards.
 pub(super) struct SyncState {
@@ -82,16 +82,7 @@ impl Partition {
         if let Some((at, bytes)) = pending
             && let Err(e) = segment.write_at(&bytes, at)
         {
-            let reason = e.chain();
-            *io = if out_of_space(&e) {
-                IoState::OutOfSpace {
-                    at,
-                    next_offset: first_offset(&bytes),
-                    reason,
-                }
-            } else {
-                IoState::Failed(reason)
-            };
+            *io = IoState::after_write_error(&e, at, &bytes);
             drop(io);
             // Settling needs the writer lock, which comes before io.
             let mut writer = self.writer.lock().unwrap();
