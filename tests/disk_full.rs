@@ -56,6 +56,17 @@ fn request(n: u64) -> String {
     )
 }
 
+/// Posts the `n`-th request.
+async fn post(client: &reqwest::Client, endpoint: &str, n: u64) -> reqwest::Response {
+    client
+        .post(endpoint)
+        .header("content-type", "application/json")
+        .body(request(n))
+        .send()
+        .await
+        .expect("send")
+}
+
 #[test]
 fn a_full_disk_gets_503_with_a_retry_hint_and_keeps_what_was_acknowledged() {
     let workspace = Workspace::with_config(TEST_CONFIG);
@@ -72,13 +83,7 @@ fn a_full_disk_gets_503_with_a_retry_hint_and_keeps_what_was_acknowledged() {
         let mut acknowledged = 0u64;
         // 4 MiB hold about 64 such requests; stop well past that.
         for n in 0..400 {
-            let response = client
-                .post(&endpoint)
-                .header("content-type", "application/json")
-                .body(request(n))
-                .send()
-                .await
-                .expect("send");
+            let response = post(&client, &endpoint, n).await;
             if response.status() == 200 {
                 acknowledged += 1;
                 continue;
@@ -119,14 +124,7 @@ fn a_full_disk_gets_503_with_a_retry_hint_and_keeps_what_was_acknowledged() {
         let client = reqwest::Client::new();
         let mut statuses = Vec::new();
         for n in 1000..1005 {
-            let response = client
-                .post(&endpoint)
-                .header("content-type", "application/json")
-                .body(request(n))
-                .send()
-                .await
-                .expect("send");
-            statuses.push(response.status().as_u16());
+            statuses.push(post(&client, &endpoint, n).await.status().as_u16());
         }
         statuses
     });
