@@ -1,3 +1,26 @@
-//! `aggregator`: partition consumers that index logs (tantivy), roll metrics
-//! into windows (HdrHistogram) and process spans, plus the LogQL and PromQL
-//! query engines. Nothing is implemented yet; see ARCHITECTURE.md.
+//! `aggregator`: the partition consumers that turn the telemetry topics into
+//! queryable state, and the query engines over that state.
+//!
+//! # Invariants
+//! - The log is the write-ahead log: every piece of state here records the
+//!   next offset it has consumed per partition, and is rebuilt by replaying
+//!   from it. Replaying never double counts or duplicates.
+//! - Query engines read storage only through the source traits
+//!   ([`logs::source::LogSource`], [`metrics::source::SeriesSource`]), and
+//!   workers read the log only through [`log_core::PartitionReader`].
+//! - Every query runs under [`query::QueryLimits`].
+//!
+//! # Layout
+//! - [`labels`]: label sets and matchers shared by LogQL and PromQL.
+//! - [`logs`]: the log indexer and the source the LogQL engine reads.
+//! - [`metrics`]: windows, the window store and the source PromQL reads.
+//! - [`query`]: query limits and deadlines.
+//! - [`error`]: the error type.
+
+pub mod error;
+pub mod labels;
+pub mod logs;
+pub mod metrics;
+pub mod query;
+
+pub use error::{AggregatorError, Result};

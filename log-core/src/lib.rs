@@ -29,6 +29,7 @@
 //! - [`retention`] and [`compaction`]: cleaning old data.
 //! - [`partitioner`]: Kafka's default key → partition mapping (murmur2).
 //! - [`offsets`]: consumer-group offsets in `__consumer_offsets`.
+//! - [`reader`]: the trait consumers read partitions through.
 //! - [`log`]: the data dir — lock, topic metadata, open and close.
 //! - [`check`]: offline verification and repair (`weir log check`).
 //! - [`config`] and [`error`]: settings and the error type.
@@ -45,6 +46,7 @@ pub mod log;
 pub mod offsets;
 pub mod partition;
 pub mod partitioner;
+pub mod reader;
 pub mod recovery;
 pub mod retention;
 mod segment;
@@ -60,3 +62,4 @@ pub use log::{
 };
 pub use offsets::{CommittedOffset, ConsumerOffsets, OFFSETS_TOPIC};
 pub use partition::{AppendInfo, FetchedBatches, Partition, PendingAppend};
+pub use reader::PartitionReader;

@@ -1,0 +1,223 @@
+//! Label sets and label matchers, shared by LogQL and PromQL.
+//!
+//! Both query languages select by `name op "value"` matchers over label
+//! names in the *query view*: dots in attribute keys become underscores and
+//! `service.name` becomes `service_name`. Regex matchers are fully anchored,
+//! as in Prometheus and Loki (`=~"a|b"` matches `a` or `b`, never `ab`).
+
+use std::fmt;
+
+use regex::Regex;
+
+/// A sorted set of label pairs, unique by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Labels(Vec<(String, String)>);
+
+impl Labels {
+    /// Builds a set from pairs in any order; a later pair with the same name
+    /// replaces an earlier one. Pairs with empty values are dropped, as in
+    /// Prometheus (an empty label is the same as no label).
+    pub fn new(pairs: impl IntoIterator<Item = (String, String)>) -> Labels {
+        let mut pairs: Vec<(String, String)> =
+            pairs.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+        // Stable sort keeps insertion order among equal names; keep the last.
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut unique: Vec<(String, String)> = Vec::with_capacity(pairs.len());
+        for pair in pairs {
+            match unique.last_mut() {
+                Some(last) if last.0 == pair.0 => *last = pair,
+                _ => unique.push(pair),
+            }
+        }
+        Labels(unique)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .binary_search_by(|(n, _)| n.as_str().cmp(name))
+            .ok()
+            .map(|i| self.0[i].1.as_str())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn into_pairs(self) -> Vec<(String, String)> {
+        self.0
+    }
+
+    /// Whether every matcher accepts this set (a missing label is "").
+    pub fn matches(&self, matchers: &[Matcher]) -> bool {
+        matchers
+            .iter()
+            .all(|m| m.matches(self.get(&m.name).unwrap_or("")))
+    }
+}
+
+impl fmt::Display for Labels {
+    /// `{a="1", b="2"}`, with values escaped as in PromQL and LogQL.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("{")?;
+        for (i, (name, value)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{name}={value:?}")?;
+        }
+        f.write_str("}")
+    }
+}
+
+/// How a matcher compares a label's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MatchOp {
+    Equal,
+    NotEqual,
+    Regex,
+    NotRegex,
+}
+
+impl fmt::Display for MatchOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            MatchOp::Equal => "=",
+            MatchOp::NotEqual => "!=",
+            MatchOp::Regex => "=~",
+            MatchOp::NotRegex => "!~",
+        })
+    }
+}
+
+/// One `name op "value"` term of a selector.
+#[derive(Debug, Clone)]
+pub struct Matcher {
+    pub name: String,
+    pub op: MatchOp,
+    pub value: String,
+    /// The anchored regex, for `=~` and `!~`.
+    regex: Option<Regex>,
+}
+
+impl Matcher {
+    /// Builds a matcher; fails when a regex matcher's value does not compile.
+    pub fn new(
+        name: impl Into<String>,
+        op: MatchOp,
+        value: impl Into<String>,
+    ) -> Result<Matcher, regex::Error> {
+        let value = value.into();
+        let regex = match op {
+            MatchOp::Regex | MatchOp::NotRegex => Some(Regex::new(&format!("^(?:{value})$"))?),
+            MatchOp::Equal | MatchOp::NotEqual => None,
+        };
+        Ok(Matcher {
+            name: name.into(),
+            op,
+            value,
+            regex,
+        })
+    }
+
+    /// Whether `value` (the label's value, "" when absent) satisfies this.
+    pub fn matches(&self, value: &str) -> bool {
+        match (self.op, &self.regex) {
+            (MatchOp::Equal, _) => value == self.value,
+            (MatchOp::NotEqual, _) => value != self.value,
+            (MatchOp::Regex, Some(re)) => re.is_match(value),
+            (MatchOp::NotRegex, Some(re)) => !re.is_match(value),
+            (MatchOp::Regex | MatchOp::NotRegex, None) => unreachable!("built by Matcher::new"),
+        }
+    }
+
+    /// Whether this matcher accepts a missing label, so it cannot narrow a
+    /// search by itself (`x=""`, `x!="a"`, `x=~".*"`).
+    pub fn matches_empty(&self) -> bool {
+        self.matches("")
+    }
+}
+
+impl PartialEq for Matcher {
+    fn eq(&self, other: &Matcher) -> bool {
+        self.name == other.name && self.op == other.op && self.value == other.value
+    }
+}
+
+impl fmt::Display for Matcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}{:?}", self.name, self.op, self.value)
+    }
+}
+
+/// The query-view name of an attribute key: `service.name` becomes
+/// `service_name`, and every character that is not `[a-zA-Z0-9_]` becomes
+/// `_`; a leading digit gets a `_` prefix.
+pub fn label_name(key: &str) -> String {
+    let mut name: String = key
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if name.starts_with(|c: char| c.is_ascii_digit()) {
+        name.insert(0, '_');
+    }
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_sorted_unique_and_drop_empty_values() {
+        let labels = Labels::new([
+            ("b".to_owned(), "1".to_owned()),
+            ("a".to_owned(), "2".to_owned()),
+            ("b".to_owned(), "3".to_owned()),
+            ("c".to_owned(), String::new()),
+        ]);
+        assert_eq!(labels.to_string(), r#"{a="2", b="3"}"#);
+        assert_eq!(labels.get("b"), Some("3"));
+        assert_eq!(labels.get("c"), None);
+    }
+
+    #[test]
+    fn regex_matchers_are_anchored() {
+        let m = Matcher::new("job", MatchOp::Regex, "api|web").unwrap();
+        assert!(m.matches("api"));
+        assert!(!m.matches("apiweb"));
+        let m = Matcher::new("job", MatchOp::NotRegex, "a.*").unwrap();
+        assert!(m.matches("b"));
+        assert!(!m.matches("abc"));
+        assert!(Matcher::new("job", MatchOp::Regex, "(").is_err());
+    }
+
+    #[test]
+    fn missing_labels_match_as_empty() {
+        let labels = Labels::new([("a".to_owned(), "1".to_owned())]);
+        let absent = Matcher::new("b", MatchOp::Equal, "").unwrap();
+        assert!(labels.matches(&[absent]));
+        let present = Matcher::new("b", MatchOp::NotEqual, "").unwrap();
+        assert!(!labels.matches(&[present]));
+    }
+
+    #[test]
+    fn attribute_keys_become_label_names() {
+        assert_eq!(label_name("service.name"), "service_name");
+        assert_eq!(label_name("k8s.pod-name"), "k8s_pod_name");
+        assert_eq!(label_name("1st"), "_1st");
+    }
+}

@@ -1,0 +1,3 @@
+//! Logs: the tantivy indexer and the source LogQL reads.
+
+pub mod source;

@@ -1,0 +1,60 @@
+//! Bounds every query runs under, shared by LogQL, PromQL and the native
+//! search API.
+
+use std::time::{Duration, Instant};
+
+use crate::error::{AggregatorError, Result};
+
+/// Per-query bounds. A query that would pass one fails with a clear error
+/// rather than using unbounded time or memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryLimits {
+    /// Wall-clock time a query may run.
+    pub timeout: Duration,
+    /// Series (or log streams) a query may return or hold at once.
+    pub max_series: usize,
+    /// Samples (metric points, or log lines for a metric query) a query may
+    /// touch in all.
+    pub max_samples: usize,
+    /// Log lines a query may return.
+    pub max_hits: usize,
+}
+
+impl Default for QueryLimits {
+    fn default() -> QueryLimits {
+        QueryLimits {
+            // Grafana's default data source timeout is 30 s; answer first.
+            timeout: Duration::from_secs(25),
+            max_series: 10_000,
+            // Prometheus' default `--query.max-samples`.
+            max_samples: 50_000_000,
+            // Loki's default `max_entries_limit_per_query`.
+            max_hits: 5_000,
+        }
+    }
+}
+
+/// When a query must stop; checked between units of work.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    at: Instant,
+    timeout: Duration,
+}
+
+impl Deadline {
+    pub fn after(timeout: Duration) -> Deadline {
+        Deadline {
+            at: Instant::now() + timeout,
+            timeout,
+        }
+    }
+
+    /// Fails with [`AggregatorError::Timeout`] once the deadline passed.
+    pub fn check(&self) -> Result<()> {
+        if Instant::now() >= self.at {
+            Err(AggregatorError::Timeout(self.timeout))
+        } else {
+            Ok(())
+        }
+    }
+}
