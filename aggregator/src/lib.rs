@@ -11,12 +11,14 @@
 //! - Every query runs under [`query::QueryLimits`].
 //!
 //! # Layout
+//! - [`consumer`]: one worker thread per partition feeding a sink.
 //! - [`labels`]: label sets and matchers shared by LogQL and PromQL.
 //! - [`logs`]: the log indexer and the source the LogQL engine reads.
 //! - [`metrics`]: windows, the window store and the source PromQL reads.
 //! - [`query`]: query limits and deadlines.
 //! - [`error`]: the error type.
 
+pub mod consumer;
 pub mod error;
 pub mod labels;
 pub mod logs;
