@@ -39,6 +39,14 @@ pub enum AggregatorError {
         source: std::io::Error,
     },
 
+    /// A failure of the log index (tantivy) that is not about bytes read.
+    #[error("{context}: {source}")]
+    Index {
+        context: String,
+        #[source]
+        source: tantivy::TantivyError,
+    },
+
     #[error(transparent)]
     Log(#[from] LogError),
 }
@@ -48,6 +56,16 @@ impl AggregatorError {
         AggregatorError::Io {
             context: context.into(),
             source,
+        }
+    }
+
+    pub fn index(
+        context: impl Into<String>,
+        source: impl Into<tantivy::TantivyError>,
+    ) -> AggregatorError {
+        AggregatorError::Index {
+            context: context.into(),
+            source: source.into(),
         }
     }
 }

@@ -16,6 +16,7 @@
 //! - [`logs`]: the log indexer and the source the LogQL engine reads.
 //! - [`metrics`]: windows, the window store and the source PromQL reads.
 //! - [`query`]: query limits and deadlines.
+//! - [`telemetry`]: the names of the aggregator's own metrics.
 //! - [`error`]: the error type.
 
 pub mod consumer;
@@ -24,5 +25,6 @@ pub mod labels;
 pub mod logs;
 pub mod metrics;
 pub mod query;
+pub mod telemetry;
 
 pub use error::{AggregatorError, Result};

@@ -7,10 +7,9 @@
 
 use std::collections::HashMap;
 
-use crate::error::IngestError;
+pub use log_core::DEFAULT_TENANT;
 
-/// The tenant of requests when no tokens are configured.
-pub const DEFAULT_TENANT: &str = "default";
+use crate::error::IngestError;
 
 #[derive(Debug, Clone, Default)]
 pub struct Auth {

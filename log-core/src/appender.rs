@@ -17,6 +17,10 @@ use crate::partition::AppendInfo;
 /// ingest from the client's credentials and read by every later stage.
 pub const TENANT_HEADER: &str = "weir.tenant";
 
+/// The tenant of records without a [`TENANT_HEADER`], and of every request
+/// when ingest has no tokens configured.
+pub const DEFAULT_TENANT: &str = "default";
+
 /// Somewhere records can be appended durably.
 pub trait Appender: Send + Sync + 'static {
     /// How many partitions `topic` has.

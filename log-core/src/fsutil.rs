@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::error::{IoContext, Result};
 
 /// Makes a directory's entries (created, renamed, removed files) durable.
-pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+pub fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .context(|| format!("sync directory {}", dir.display()))
@@ -15,7 +15,7 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
 
 /// Replaces `path` atomically: write a temp file, fsync it, rename, fsync
 /// the directory. A crash leaves either the old or the new content.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
     let mut file = File::create(&tmp).context(|| format!("create {}", tmp.display()))?;
     file.write_all(bytes)

@@ -40,7 +40,7 @@ pub mod check;
 pub mod compaction;
 pub mod config;
 pub mod error;
-mod fsutil;
+pub mod fsutil;
 mod index;
 pub mod log;
 pub mod offsets;
@@ -52,7 +52,7 @@ pub mod retention;
 mod segment;
 mod sync;
 
-pub use appender::{Appender, TENANT_HEADER};
+pub use appender::{Appender, DEFAULT_TENANT, TENANT_HEADER};
 pub use batch::{BatchHeader, NewRecord, PreparedBatch, Record};
 pub use config::{CleanupPolicy, Durability, LogConfig, TopicConfig};
 pub use error::{LogError, Result};
