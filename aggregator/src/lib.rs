@@ -13,7 +13,8 @@
 //! # Layout
 //! - [`consumer`]: one worker thread per partition feeding a sink.
 //! - [`labels`]: label sets and matchers shared by LogQL and PromQL.
-//! - [`logs`]: the log indexer and the source the LogQL engine reads.
+//! - [`logs`]: the source the LogQL engine reads, the LogQL engine
+//!   ([`logs::logql`]) and an in-memory source for tests ([`logs::memory`]).
 //! - [`metrics`]: windows, the window store and the source PromQL reads.
 //! - [`query`]: query limits and deadlines.
 //! - [`error`]: the error type.
