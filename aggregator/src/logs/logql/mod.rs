@@ -56,9 +56,9 @@
 //! # Deviations from Loki
 //! - Not supported: `label_format`, `pattern`, `unpack`, `decolorize`,
 //!   `distinct`, `|>` pattern filters, `ip(...)` filters, `line_format`
-//!   actions other than `{{.label}}` (and `{{.__line__}}`), `json`/`logfmt`
-//!   with `|=` hints on keys, `absent_over_time`, `rate_counter`,
-//!   `label_replace`, `group_left`/`group_right`, `@` modifiers.
+//!   actions other than `{{.label}}` (and `{{.__line__}}`),
+//!   `absent_over_time`, `rate_counter`, `label_replace`,
+//!   `group_left`/`group_right`, `@` modifiers.
 //! - Instant log queries are refused (as Loki 3 refuses them); log queries
 //!   run as range queries over `[start, end)`.
 //! - `| json` prints numbers as serde_json does (`1.50` becomes `1.5`,

@@ -1,10 +1,12 @@
 //! A recursive-descent LogQL parser: this file holds the token cursor and
-//! the metric-expression grammar; [`stages`] holds selectors and pipelines.
+//! the metric-expression grammar; [`stages`] holds selectors and pipelines,
+//! [`embedded`] the languages inside string literals.
 //!
 //! Binary operator precedence, loosest first, as in PromQL and Loki: `or`;
 //! `and`, `unless`; comparisons; `+ -`; `* / %`; `^` (right associative).
 //! A unary minus binds looser than `^` (`-2^2` is -4).
 
+mod embedded;
 mod stages;
 
 use crate::error::{AggregatorError, Result};
