@@ -13,7 +13,8 @@
 //! # Layout
 //! - [`consumer`]: one worker thread per partition feeding a sink.
 //! - [`labels`]: label sets and matchers shared by LogQL and PromQL.
-//! - [`logs`]: the log indexer and the source the LogQL engine reads.
+//! - [`logs`]: the tantivy log index and its indexers, the native search
+//!   API, the LogQL engine ([`logs::logql`]) and the sources it reads.
 //! - [`metrics`]: windows, the window store and the source PromQL reads.
 //! - [`query`]: query limits and deadlines.
 //! - [`telemetry`]: the names of the aggregator's own metrics.

@@ -1,5 +1,5 @@
-//! Logs: the tantivy log index, its indexers, the native search API and
-//! the source LogQL reads.
+//! Logs: the tantivy log index, its indexers, the native search API, the
+//! LogQL engine and the source it reads.
 //!
 //! # Layout
 //! - [`document`]: OTLP log records as documents, and back.
@@ -11,9 +11,13 @@
 //!   fields, tail).
 //! - [`select`]: the index as a [`source::LogSource`].
 //! - [`source`]: the boundary the LogQL engine reads through.
+//! - [`logql`]: the LogQL parser and engine.
+//! - [`memory`]: an in-memory source for tests.
 
 pub mod document;
 pub mod indexer;
+pub mod logql;
+pub mod memory;
 pub mod schema;
 pub mod search;
 pub mod select;
