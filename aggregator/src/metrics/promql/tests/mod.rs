@@ -1,0 +1,1 @@
+//! Engine tests over a [`MemorySource`](crate::metrics::memory::MemorySource).
