@@ -1,5 +1,6 @@
 //! The entry points: [`PromQlEngine::instant`] and [`PromQlEngine::range`].
 
+use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -221,6 +222,8 @@ impl PromQlEngine {
             lookback_ms: self.lookback_ms,
             subquery_step_ms: self.subquery_step_ms,
             deadline,
+            max_samples: self.limits.max_samples,
+            subquery_points: Cell::new(0),
         }
     }
 

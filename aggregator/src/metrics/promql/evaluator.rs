@@ -2,6 +2,7 @@
 //! fetched beforehand. A range query evaluates the tree once per step.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 
 use promql_parser::parser::{Expr, MatrixSelector, SubqueryExpr, VectorSelector};
 
@@ -9,7 +10,7 @@ use crate::error::{AggregatorError, Result};
 use crate::metrics::source::{Window, WindowValue};
 use crate::query::Deadline;
 
-use super::selector::{Selection, at_ms, duration_ms, offset_ms};
+use super::selector::{Selection, at_ms, duration_ms, offset_ms, too_many};
 use super::value::{DistPoint, Elem, Point, RangeSeries, Val, drop_name};
 use super::{aggregation, binary, functions};
 
@@ -26,6 +27,10 @@ pub(crate) struct Evaluator<'a> {
     /// A subquery's step when it names none.
     pub subquery_step_ms: i64,
     pub deadline: Deadline,
+    /// `max_samples`, which subquery points count against.
+    pub max_samples: usize,
+    /// Points subqueries have produced so far.
+    pub subquery_points: Cell<usize>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -192,6 +197,9 @@ impl<'a> Evaluator<'a> {
                 Val::Scalar(v) => vec![(Default::default(), v)],
                 other => return Err(type_error("subquery", "instant vector", &other)),
             };
+            let produced = self.subquery_points.get().saturating_add(points.len());
+            self.subquery_points.set(produced);
+            too_many("samples", produced, self.max_samples)?;
             for (labels, v) in points {
                 let i = *index.entry(labels.clone()).or_insert_with(|| {
                     found.push(RangeSeries {
