@@ -151,6 +151,27 @@ fn group_left_and_group_right_copy_labels_from_the_one_side() {
 }
 
 #[test]
+fn group_right_keeps_the_operand_order() {
+    // The left (one) side stays the dividend: 1 / 55, 1 / 20, 1 / 10.
+    assert_eq!(
+        pairs("job_info / on(job) group_right http_requests_total"),
+        vec![
+            row(r#"{instance="a", job="api", method="get"}"#, 1.0 / 55.0),
+            row(r#"{instance="b", job="api", method="post"}"#, 1.0 / 20.0),
+            row(r#"{instance="c", job="web", method="get"}"#, 0.1),
+        ]
+    );
+    // A filtering comparison keeps the left value and the right labels.
+    assert_eq!(
+        pairs(r#"job_info{job="web"} < on(job) group_right http_requests_total"#),
+        vec![row(
+            r#"{__name__="http_requests_total", instance="c", job="web", method="get"}"#,
+            1.0
+        )]
+    );
+}
+
+#[test]
 fn many_to_many_matching_is_an_error() {
     let m = bad_request("http_requests_total / on(job) http_requests_total");
     assert!(m.contains("many-to-many matching not allowed"), "{m}");
