@@ -52,7 +52,9 @@
 //!   that over `r` in seconds. Prometheus only sees scraped samples and
 //!   extrapolates their increase to the range's edges, which is why its
 //!   `increase` of an integer counter is often fractional; here it is
-//!   not. A single window in range is enough.
+//!   not. A single window in range is enough. A window longer than the
+//!   range counts whole, and `rate` then divides by the time the windows
+//!   cover rather than by the range.
 //! - Over gauge windows, `rate`/`increase` treat the windows' `last`
 //!   values as counter samples (resets detected, no extrapolation) and
 //!   `delta` is the newest `last` minus the oldest `last`, unextrapolated.

@@ -8,7 +8,7 @@
 //! | function | counter windows | gauge windows | histogram windows |
 //! |---|---|---|---|
 //! | `increase` | Σ delta | increase of `last` values, resets detected | merged distribution |
-//! | `rate` | Σ delta / range s | same / range s | merged distribution, count and sum per second |
+//! | `rate` | Σ delta / range s ¹ | same / range s | merged distribution, count and sum per second ¹ |
 //! | `delta` | Σ delta | newest `last` − oldest `last` | — |
 //! | `irate`, `idelta` | two newest totals | two newest `last` values | — |
 //! | `sum_over_time` | Σ total | Σ sum | Σ sum of observations |
@@ -19,6 +19,11 @@
 //! | `quantile_over_time` | of totals | of `last` values | of the merged distribution |
 //! | `stddev`/`stdvar_over_time`, `changes` | of totals | of `last` values | — |
 //! | `resets` | 0 (already applied) | decreases of `last` | — |
+//!
+//! ¹ A counter or histogram window longer than the range still has its
+//! whole delta counted when it ends in the range; `rate` then divides by
+//! the time the windows cover (oldest start to newest end) instead of the
+//! range, so a too-narrow range does not inflate the rate.
 //!
 //! A subquery's points arrive as one-point gauge windows, so every
 //! function over a subquery sees exactly its points.
@@ -79,22 +84,28 @@ pub(crate) fn apply(name: &str, windows: &[Window], range_ms: i64, phi: f64) -> 
     let k = kind(newest);
     let same: Vec<&Window> = windows.iter().filter(|w| kind(w) == k).collect();
     let seconds = range_ms as f64 / 1000.0;
+    // Counter and histogram windows can be longer than a narrow range:
+    // their whole delta is in it, so a rate is per the time they cover.
+    let covered = same.first().map_or(range_ms, |oldest| {
+        range_ms.max(newest.end_ms.saturating_sub(oldest.start_ms))
+    });
+    let covered = covered as f64 / 1000.0;
     let float = |v: f64| Some(Point::Float(v));
     match (name, k) {
         ("present_over_time", _) => float(1.0),
         ("last_over_time", _) => Some(sample(newest)),
         ("increase" | "rate", Kind::Histogram) => {
             let mut merged = merge(&same);
-            if name == "rate" && seconds > 0.0 {
-                merged.count /= seconds;
-                merged.sum /= seconds;
+            if name == "rate" && covered > 0.0 {
+                merged.count /= covered;
+                merged.sum /= covered;
             }
             Some(Point::Dist(merged))
         }
         ("increase" | "rate", _) => {
-            let increase = match k {
-                Kind::Counter => same.iter().map(|w| counter(w).0).sum(),
-                _ => gauge_increase(&values(&same))?,
+            let (increase, seconds) = match k {
+                Kind::Counter => (same.iter().map(|w| counter(w).0).sum(), covered),
+                _ => (gauge_increase(&values(&same))?, seconds),
             };
             match name {
                 "rate" if seconds > 0.0 => float(increase / seconds),

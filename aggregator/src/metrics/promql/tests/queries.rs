@@ -261,9 +261,13 @@ fn hostile_queries_never_panic() {
     let engine = PromQlEngine::new(fixture(), limits);
     let deep = format!("{}1{}", "(".repeat(5000), ")".repeat(5000));
     let long = vec!["1"; 20_000].join("+");
+    let nested = format!("{}1{}", "(".repeat(1500), ")".repeat(1500));
+    let chain = vec!["1"; 1500].join("+");
     let queries = [
         deep.as_str(),
         long.as_str(),
+        nested.as_str(),
+        chain.as_str(),
         "http_requests_total offset 100000000y",
         "http_requests_total @ 99999999999",
         "http_requests_total[100000000y]",

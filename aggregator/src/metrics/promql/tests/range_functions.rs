@@ -41,10 +41,18 @@ fn rate_is_the_increase_per_second_of_the_range() {
 
 #[test]
 fn one_window_is_enough_for_a_counter_rate() {
-    // Only the window ending at minute 10 is in (9.5m, 10m]: delta 10 / 30 s.
+    // Only the window ending at minute 10 is in (9.5m, 10m]: its whole
+    // delta 10, over the minute it covers (not the 30 s range).
     assert_close(
         one(r#"rate(http_requests_total{instance="a"}[30s])"#, 10 * M),
-        10.0 / 30.0,
+        10.0 / 60.0,
+    );
+    assert_eq!(
+        one(
+            r#"increase(http_requests_total{instance="a"}[30s])"#,
+            10 * M
+        ),
+        10.0
     );
 }
 
