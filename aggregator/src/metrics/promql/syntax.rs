@@ -3,7 +3,8 @@
 //! byte position.
 //!
 //! `promql-parser` reports no positions. The best position found:
-//! - a lexer error (bad character, unterminated string, unbalanced
+//! - an unclosed `(` is located at the innermost one never closed;
+//! - another lexer error (bad character, unterminated string, unbalanced
 //!   bracket) is located at the shortest prefix of the query that fails
 //!   with the same message, which is where the lexer stopped;
 //! - a message quoting part of the query (`unknown function with name
@@ -79,6 +80,11 @@ fn check_size(query: &str) -> Result<()> {
 
 /// The best byte position for `message` in `query`.
 fn locate(query: &str, message: &str) -> usize {
+    if message == "unclosed left parenthesis"
+        && let Some(position) = unclosed_paren(query)
+    {
+        return position;
+    }
     if parser::lexer(query).is_err() && query.len() <= LOCATE_LIMIT {
         let boundaries = query
             .char_indices()
@@ -98,6 +104,30 @@ fn locate(query: &str, message: &str) -> usize {
         .into_iter()
         .find_map(|text| query.find(text.as_str()))
         .unwrap_or(0)
+}
+
+/// The innermost `(` outside strings that is never closed.
+fn unclosed_paren(query: &str) -> Option<usize> {
+    let mut open = Vec::new();
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for (position, c) in query.char_indices() {
+        match quote {
+            Some(_) if escaped => escaped = false,
+            Some(q) if c == '\\' && q != '`' => escaped = true,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                '"' | '\'' | '`' => quote = Some(c),
+                '(' => open.push(position),
+                ')' => {
+                    open.pop();
+                }
+                _ => {}
+            },
+        }
+    }
+    open.pop()
 }
 
 /// The pieces of `message` in quotes (`"x"`, `'x'`) or after `for `.

@@ -224,6 +224,11 @@ fn lexer_errors_carry_the_position() {
     // An unterminated string starts at byte 11.
     let (position, message) = parse_error(r#"foo{job="api}"#);
     assert_eq!(position, 8, "{message}");
+    // The unclosed parenthesis is the one after `by`, at byte 10.
+    let (position, message) = parse_error("sum(x) by (");
+    assert_eq!(position, 10, "{message}");
+    let (position, message) = parse_error("sum(rate(x[5m])");
+    assert_eq!(position, 3, "{message}");
 }
 
 #[test]
