@@ -1,5 +1,13 @@
 //! Metrics: event-time windows, the window store and the source PromQL
 //! reads.
+//!
+//! - [`source`]: the [`SeriesSource`](source::SeriesSource) boundary and
+//!   the Prometheus view of OTLP metrics.
+//! - [`distribution`]: the mergeable HdrHistogram of a histogram window.
+//! - [`memory`]: an in-memory source for tests.
+//! - [`promql`]: the PromQL engine.
 
 pub mod distribution;
+pub mod memory;
+pub mod promql;
 pub mod source;
