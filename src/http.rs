@@ -1,6 +1,6 @@
 //! The HTTP API server on `listen.http`: `/health`, `/ready` and
-//! `/metrics` (Prometheus text format). Later capabilities (the query APIs
-//! and the UI) add their routes to the same router.
+//! `/metrics` (Prometheus text format), plus the read APIs of the
+//! `dashboards` crate merged into the same router.
 //!
 //! `/health` answers 200 as soon as the process serves HTTP; `/ready`
 //! answers 503 until recovery has finished and every listener is up, then
@@ -40,6 +40,7 @@ pub fn metrics_handle() -> PrometheusHandle {
             // case this handle renders an empty page rather than crashing.
             let _ = metrics::set_global_recorder(recorder);
             ingest::telemetry::describe();
+            aggregator::telemetry::describe();
             handle
         })
         .clone()
@@ -65,12 +66,14 @@ struct ApiState {
     metrics: PrometheusHandle,
 }
 
-pub fn router(readiness: Readiness, metrics: PrometheusHandle) -> Router {
+/// The process routes, with `apis` (the read APIs) merged in.
+pub fn router(readiness: Readiness, metrics: PrometheusHandle, apis: Router) -> Router {
     Router::new()
         .route("/health", get(|| async { "ok\n" }))
         .route("/ready", get(ready))
         .route("/metrics", get(render_metrics))
         .with_state(ApiState { readiness, metrics })
+        .merge(apis)
 }
 
 async fn ready(State(state): State<ApiState>) -> impl IntoResponse {

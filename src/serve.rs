@@ -1,22 +1,32 @@
 //! `weir serve`: the appliance's lifecycle.
 //!
-//! Start: bind every listener (so a port conflict fails fast), serve the
-//! HTTP API (`/health` answers, `/ready` says not yet), open the log
-//! (taking its lock and recovering from an unclean stop), create the
-//! telemetry topics, start the OTLP receivers, and report readiness with
-//! the bound addresses. Stop: when the shutdown future completes (SIGINT or
-//! SIGTERM in the binary), mark not ready, stop accepting requests and let
-//! the ones in progress finish (their appends become durable), then close
-//! the log, which syncs every partition and writes the clean-shutdown
-//! marker so the next start skips the CRC scan.
+//! Start: bind every listener (so a port conflict fails fast), open the log
+//! index, serve the HTTP API (`/health` answers, `/ready` says not yet,
+//! searches read what is indexed), open the log (taking its lock and
+//! recovering from an unclean stop), create the telemetry topics, start the
+//! log indexers (one per `otlp_logs` partition, each resuming at its
+//! checkpoint) and the OTLP receivers, and report readiness with the bound
+//! addresses. Stop: when the shutdown future completes (SIGINT or SIGTERM
+//! in the binary), mark not ready, stop accepting requests and let the ones
+//! in progress finish (their appends become durable), stop the indexers
+//! (each commits what it indexed), then close the log, which syncs every
+//! partition and writes the clean-shutdown marker so the next start skips
+//! the CRC scan.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use std::time::Duration;
+
+use aggregator::consumer::{Consumer, ConsumerConfig};
+use aggregator::logs::indexer::PartitionIndexer;
+use aggregator::logs::search::LogSearch;
+use aggregator::logs::store::LogStore;
 use anyhow::Context;
+use dashboards::Tenancy;
 use ingest::{Auth, Pipeline};
-use log_core::{Log, OpenMode, RecoveryReport};
+use log_core::{Log, OTLP_LOGS, OpenMode, RecoveryReport};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::{error, info};
@@ -39,10 +49,25 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
             let _ = rx.wait_for(|stop| *stop).await;
         }
     };
+    let index_root = settings.data_dir.join("index").join("logs");
+    let index_config = settings.logs.clone();
+    let store = tokio::task::spawn_blocking(move || LogStore::open(&index_root, index_config))
+        .await
+        .context("the task opening the log index failed")?
+        .context("open the log index")?;
+    let search = Arc::new(LogSearch::new(Arc::clone(&store), settings.query));
+    let logs_api = dashboards::LogsState::new(
+        Arc::clone(&search),
+        Tenancy::new(settings.ingest.tokens.clone()),
+    );
     let readiness = Readiness::default();
     let api = tokio::spawn(http::serve(
         api_listener,
-        http::router(readiness.clone(), http::metrics_handle()),
+        http::router(
+            readiness.clone(),
+            http::metrics_handle(),
+            dashboards::logs_router(logs_api),
+        ),
         stopped(),
     ));
 
@@ -60,6 +85,21 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         .await
         .context("the task creating the telemetry topics failed")?
         .context("create the telemetry topics")?;
+
+    let indexers = {
+        let store = Arc::clone(&store);
+        let log = Arc::clone(&log);
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            Consumer::start(log, OTLP_LOGS, ConsumerConfig::default(), runtime, |partition| {
+                PartitionIndexer::new(Arc::clone(&store), partition)
+            })
+        })
+        .await
+        .context("the task starting the log indexers failed")?
+        .context("start the log indexers")?
+    };
+    let retention = tokio::spawn(index_retention(Arc::clone(&store), stopped()));
 
     let pipeline = Arc::new(Pipeline::new(
         Arc::clone(&log),
@@ -105,6 +145,15 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     {
         error!(error = %e, "the OTLP/HTTP server failed");
     }
+    // The indexers commit what they indexed; the log is the write-ahead
+    // log, so anything not yet indexed is indexed at the next start.
+    if let Err(e) = tokio::task::spawn_blocking(move || indexers.stop())
+        .await
+        .context("the task stopping the log indexers failed")?
+    {
+        error!(error = %e, "a log indexer failed");
+    }
+    let _ = retention.await;
     tokio::task::spawn_blocking(move || log.close())
         .await
         .context("the task closing the log failed")?
@@ -114,6 +163,34 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     }
     info!("stopped");
     Ok(())
+}
+
+/// How often expired splits of the log index are deleted.
+const INDEX_RETENTION_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Deletes expired splits of the log index until `stopped` completes.
+async fn index_retention(store: Arc<LogStore>, stopped: impl Future<Output = ()>) {
+    let mut tick = tokio::time::interval(INDEX_RETENTION_INTERVAL);
+    tokio::pin!(stopped);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = &mut stopped => return,
+        }
+        let store = Arc::clone(&store);
+        let now = aggregator_now_nanos();
+        match tokio::task::spawn_blocking(move || store.apply_retention(now)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => error!(error = %e, "log index retention failed"),
+            Err(e) => error!(error = %e, "the log index retention task failed"),
+        }
+    }
+}
+
+fn aggregator_now_nanos() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos().min(i64::MAX as u128) as i64)
 }
 
 async fn bind(field: &str, address: SocketAddr) -> anyhow::Result<TcpListener> {

@@ -1,2 +1,66 @@
-//! `dashboards`: the HTTP read API (native, Prometheus- and Loki-compatible)
-//! and the web UI. Nothing is implemented yet; see ARCHITECTURE.md.
+//! `dashboards`: the HTTP read API on `listen.http` — the native log
+//! search API and the Loki-compatible API (for Grafana's Loki data
+//! source). The web UI, the Prometheus-compatible API and the alert API
+//! join this router as they land.
+//!
+//! # Invariants
+//! - Every query runs on a blocking thread under the configured
+//!   [`QueryLimits`](aggregator::query::QueryLimits); request bodies are
+//!   bounded ([`MAX_BODY_BYTES`]).
+//! - Every request is answered for one tenant: the bearer token's when
+//!   tokens are configured, else `X-Scope-OrgID` (Loki's header), else
+//!   `default` ([`tenant`]).
+//! - Errors map to HTTP status codes only here ([`error`]).
+//!
+//! # Layout
+//! - [`logs_api`]: the native search API under `/api/v1/logs/`.
+//! - [`loki`]: `/loki/api/v1/...` with Loki's JSON shapes.
+//! - [`params`]: query-string and form parameters, times and durations.
+//! - [`tenant`]: who a request is for.
+//! - [`error`]: errors and their status codes.
+
+pub mod error;
+pub mod logs_api;
+pub mod loki;
+pub mod params;
+pub mod tenant;
+
+use std::sync::Arc;
+
+use aggregator::logs::logql::LogQlEngine;
+use aggregator::logs::search::LogSearch;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+
+pub use tenant::Tenancy;
+
+/// Largest request body (form-encoded queries); queries are short.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// What the log read APIs serve from.
+#[derive(Clone)]
+pub struct LogsState {
+    pub search: Arc<LogSearch>,
+    pub logql: Arc<LogQlEngine<LogSearch>>,
+    pub tenancy: Arc<Tenancy>,
+}
+
+impl LogsState {
+    pub fn new(search: Arc<LogSearch>, tenancy: Tenancy) -> LogsState {
+        let limits = *search.limits();
+        LogsState {
+            logql: Arc::new(LogQlEngine::new(Arc::clone(&search), limits)),
+            search,
+            tenancy: Arc::new(tenancy),
+        }
+    }
+}
+
+/// The routes of the log read APIs.
+pub fn logs_router(state: LogsState) -> Router {
+    Router::new()
+        .merge(logs_api::router())
+        .merge(loki::router())
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}

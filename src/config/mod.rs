@@ -17,10 +17,12 @@
 //! - [`ingest`]: `[ingest]`, mapped onto the ingest crate's settings.
 //! - [`topic`]: `[log.topic_defaults]` and `[log.telemetry_topics]`, mapped
 //!   onto `log_core::TopicConfig`.
+//! - [`logs`]: `[logs]` (the log index) and `[query]` (query limits).
 
 mod error;
 mod ingest;
 mod log;
+mod logs;
 mod topic;
 
 #[cfg(test)]
@@ -35,6 +37,7 @@ use serde::Deserialize;
 pub use error::ConfigError;
 pub use ingest::{IngestSettings, RawIngest, RawToken};
 pub use log::RawLog;
+pub use logs::{RawLogs, RawQuery};
 pub use topic::{RawTopic, Retention, RetentionBytes};
 
 /// The data dir used when neither the file nor `--data-dir` names one.
@@ -48,6 +51,8 @@ pub struct RawConfig {
     pub listen: RawListen,
     pub log: RawLog,
     pub ingest: RawIngest,
+    pub logs: RawLogs,
+    pub query: RawQuery,
 }
 
 impl Default for RawConfig {
@@ -57,6 +62,8 @@ impl Default for RawConfig {
             listen: RawListen::default(),
             log: RawLog::default(),
             ingest: RawIngest::default(),
+            logs: RawLogs::default(),
+            query: RawQuery::default(),
         }
     }
 }
@@ -99,6 +106,10 @@ pub struct Settings {
     /// created.
     pub telemetry_topics: TopicConfig,
     pub ingest: IngestSettings,
+    /// The log index.
+    pub logs: aggregator::logs::store::LogIndexConfig,
+    /// Bounds of every query.
+    pub query: aggregator::query::QueryLimits,
 }
 
 /// Validated listener addresses.
@@ -163,6 +174,8 @@ impl RawConfig {
             log,
             telemetry_topics,
             ingest: self.ingest.validate()?,
+            logs: self.logs.validate()?,
+            query: self.query.validate()?,
         })
     }
 }

@@ -20,6 +20,8 @@ fn assert_same(a: &Settings, b: &Settings) {
     assert_eq!(format!("{:?}", a.log), format!("{:?}", b.log));
     assert_eq!(a.telemetry_topics, b.telemetry_topics);
     assert_eq!(a.ingest, b.ingest);
+    assert_eq!(a.logs, b.logs);
+    assert_eq!(a.query, b.query);
 }
 
 #[test]
@@ -46,7 +48,23 @@ fn example_config_lists_every_key() {
         listen: _,
         log,
         ingest,
+        logs,
+        query,
     } = RawConfig::default();
+    let RawLogs {
+        commit_interval: _,
+        commit_docs: _,
+        split_duration: _,
+        retention: _,
+        writer_memory_bytes: _,
+        max_open_splits: _,
+    } = logs;
+    let RawQuery {
+        timeout: _,
+        max_series: _,
+        max_samples: _,
+        max_hits: _,
+    } = query;
     let RawIngest {
         max_request_bytes: _,
         max_inflight_bytes: _,
@@ -94,7 +112,19 @@ fn example_config_lists_every_key() {
         "delete_retention",
     ];
     let expected: &[(&str, &[&str])] = &[
-        ("", &["data_dir", "listen", "log", "ingest"]),
+        ("", &["data_dir", "listen", "log", "ingest", "logs", "query"]),
+        (
+            "logs",
+            &[
+                "commit_interval",
+                "commit_docs",
+                "split_duration",
+                "retention",
+                "writer_memory_bytes",
+                "max_open_splits",
+            ],
+        ),
+        ("query", &["timeout", "max_series", "max_samples", "max_hits"]),
         (
             "ingest",
             &[

@@ -223,9 +223,9 @@ impl LogSearch {
             num_hits += count as u64;
             best.extend(top.into_iter().map(|(ts, addr)| (ts.unwrap_or(0), i, addr)));
             if backward {
-                best.sort_by(|a, b| b.0.cmp(&a.0));
+                best.sort_by_key(|b| std::cmp::Reverse(b.0));
             } else {
-                best.sort_by(|a, b| a.0.cmp(&b.0));
+                best.sort_by_key(|b| b.0);
             }
             best.truncate(limit);
         }

@@ -302,7 +302,7 @@ impl LogStore {
         let splits = self.all_splits();
         let docs = splits
             .iter()
-            .map(|s| u64::from(s.searcher().num_docs()))
+            .map(|s| s.searcher().num_docs())
             .sum();
         let bytes = splits.iter().map(|s| dir_bytes(s.dir())).sum();
         (docs, bytes)

@@ -1,0 +1,211 @@
+//! Request parameters: the query string, plus a form-encoded (or, for the
+//! native API, JSON) body on POST, as one list of name/value pairs —
+//! Prometheus and Loki accept both and Grafana sends either.
+//!
+//! Times follow Loki: an integer of at most 10 digits is Unix seconds, a
+//! longer one Unix nanoseconds, a decimal is fractional seconds, anything
+//! else RFC 3339. Durations are Prometheus-style (`90s`, `5m`, `1h30m`) or
+//! fractional seconds.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::header::CONTENT_TYPE;
+
+use crate::error::ApiError;
+
+/// Name/value pairs of a request, in order; a name may repeat (`match[]`).
+#[derive(Debug, Clone, Default)]
+pub struct Params(Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequest<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Params, ApiError> {
+        let mut pairs: Vec<(String, String)> = request
+            .uri()
+            .query()
+            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .unwrap_or_default();
+        let content_type = request
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(|e| ApiError::bad_request(format!("request body: {e}")))?;
+        if content_type.starts_with("application/x-www-form-urlencoded") {
+            pairs.extend(form_urlencoded::parse(&body).into_owned());
+        } else if content_type.starts_with("application/json") && !body.is_empty() {
+            let object: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&body)
+                .map_err(|e| ApiError::bad_request(format!("request body is not a JSON object: {e}")))?;
+            for (name, value) in object {
+                let text = match value {
+                    serde_json::Value::String(s) => s,
+                    serde_json::Value::Null => continue,
+                    other => other.to_string(),
+                };
+                pairs.push((name, text));
+            }
+        }
+        Ok(Params(pairs))
+    }
+}
+
+impl Params {
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Params {
+        Params(pairs)
+    }
+
+    /// The last value of `name` (a later one overrides an earlier one).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn get_all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// A required parameter.
+    pub fn required(&self, name: &str) -> Result<&str, ApiError> {
+        self.get(name)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| ApiError::bad_request(format!("missing parameter {name:?}")))
+    }
+
+    /// A time parameter in nanoseconds, or `default` when absent.
+    pub fn time(&self, name: &str, default: i64) -> Result<i64, ApiError> {
+        match self.get(name).filter(|v| !v.is_empty()) {
+            None => Ok(default),
+            Some(text) => parse_time(text)
+                .ok_or_else(|| ApiError::bad_request(format!("{name}: cannot parse {text:?} as a time"))),
+        }
+    }
+
+    /// A duration parameter in nanoseconds, if present.
+    pub fn duration(&self, name: &str) -> Result<Option<i64>, ApiError> {
+        match self.get(name).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(text) => parse_duration(text).map(Some).ok_or_else(|| {
+                ApiError::bad_request(format!("{name}: cannot parse {text:?} as a duration"))
+            }),
+        }
+    }
+
+    /// A non-negative integer parameter, or `default`.
+    pub fn usize(&self, name: &str, default: usize) -> Result<usize, ApiError> {
+        match self.get(name).filter(|v| !v.is_empty()) {
+            None => Ok(default),
+            Some(text) => text.parse().map_err(|_| {
+                ApiError::bad_request(format!("{name}: {text:?} is not a non-negative integer"))
+            }),
+        }
+    }
+}
+
+/// Now, in nanoseconds since the epoch.
+pub fn now_nanos() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos().min(i64::MAX as u128) as i64)
+}
+
+/// Parses a time as Loki does (see the module doc).
+pub fn parse_time(text: &str) -> Option<i64> {
+    let text = text.trim();
+    if text == "now" {
+        return Some(now_nanos());
+    }
+    if text.contains('.') && !text.contains('-') {
+        let seconds: f64 = text.parse().ok()?;
+        return seconds
+            .is_finite()
+            .then(|| (seconds * 1e9).clamp(i64::MIN as f64, i64::MAX as f64) as i64);
+    }
+    if let Ok(number) = text.parse::<i64>() {
+        let digits = text.trim_start_matches('-').len();
+        return Some(if digits <= 10 {
+            number.saturating_mul(1_000_000_000)
+        } else {
+            number
+        });
+    }
+    let time = humantime::parse_rfc3339_weak(text).ok()?;
+    let nanos = match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_nanos()).ok()?,
+        Err(before) => -i64::try_from(before.duration().as_nanos()).ok()?,
+    };
+    Some(nanos)
+}
+
+/// Parses a duration: `1h30m`, `250ms`, `1d`, `1w`, or fractional seconds.
+pub fn parse_duration(text: &str) -> Option<i64> {
+    let text = text.trim();
+    if let Ok(seconds) = text.parse::<f64>() {
+        return (seconds.is_finite() && seconds >= 0.0).then_some((seconds * 1e9) as i64);
+    }
+    let mut total: i64 = 0;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        if digits == 0 {
+            return None;
+        }
+        let number: i64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit = match &rest[..unit_len] {
+            "ns" => 1,
+            "us" | "µs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            "d" => 86_400_000_000_000,
+            "w" => 604_800_000_000_000,
+            "y" => 31_536_000_000_000_000,
+            _ => return None,
+        };
+        total = total.checked_add(number.checked_mul(unit)?)?;
+        rest = &rest[unit_len..];
+    }
+    Some(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_parse_as_loki_does() {
+        assert_eq!(parse_time("1700000000"), Some(1_700_000_000_000_000_000));
+        assert_eq!(parse_time("1700000000123456789"), Some(1_700_000_000_123_456_789));
+        assert_eq!(parse_time("1700000000.5"), Some(1_700_000_000_500_000_000));
+        assert_eq!(
+            parse_time("2023-11-14T22:13:20Z"),
+            Some(1_700_000_000_000_000_000)
+        );
+        assert_eq!(parse_time("yesterday"), None);
+    }
+
+    #[test]
+    fn durations_parse_as_prometheus_does() {
+        assert_eq!(parse_duration("1h30m"), Some(5_400_000_000_000));
+        assert_eq!(parse_duration("250ms"), Some(250_000_000));
+        assert_eq!(parse_duration("15"), Some(15_000_000_000));
+        assert_eq!(parse_duration("1.5"), Some(1_500_000_000));
+        assert_eq!(parse_duration("5x"), None);
+        assert_eq!(parse_duration("m"), None);
+    }
+}
