@@ -8,6 +8,10 @@
 //! weir log ... dump TOPIC [--partition P] [--from OFFSET] [--limit N] [--json]
 //! weir log ... check [--repair]
 //! weir bench log [--seconds S] [--rounds N] [--appenders 1,8,64] ...
+//! weir bench logs [--records N] [--partitions P] [--queries N] [--dir DIR] ...
+//! weir logs [--server URL] [--token T] search QUERY [--since 1h] [--limit N] [--json]
+//! weir logs ... tail [QUERY] [--json]
+//! weir logs [--config FILE] [--data-dir DIR] reindex
 //! weir loadgen [--signal logs|metrics|traces] [--protocol grpc|http] [--endpoint URL]
 //!              [--rate N] [--concurrency N] [--batch-size N] [--duration D] [--requests N]
 //!              [--services N] [--series N] [--compression none|gzip] [--token T] [--seed S]
@@ -22,6 +26,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::bench::log::LogBenchArgs;
+use crate::bench::logs::LogsBenchArgs;
 use crate::loadgen::LoadgenArgs;
 
 #[derive(Debug, Parser)]
@@ -46,6 +51,8 @@ pub enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// Search, tail and rebuild the log index
+    Logs(LogsArgs),
     /// Send OTLP logs, metrics or traces to a receiver and report throughput and latency
     ///
     /// Prints progress to stderr once per second and a report to stdout:
@@ -57,10 +64,71 @@ pub enum Command {
     Loadgen(LoadgenArgs),
 }
 
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The server's HTTP API (default: the configured `listen.http` on loopback)
+    #[arg(long, value_name = "URL", global = true)]
+    pub server: Option<String>,
+    /// Bearer token, when the server requires one
+    #[arg(long, value_name = "TOKEN", global = true)]
+    pub token: Option<String>,
+    #[command(subcommand)]
+    pub command: LogsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogsCommand {
+    /// Search a running server's log index (tantivy query syntax)
+    ///
+    /// Prints one line per hit (time, service, severity, body), newest
+    /// first, and the total count on stderr. Examples:
+    /// `weir logs search 'service_name:checkout AND severity_text:ERROR' --since 15m`,
+    /// `weir logs search '"connection refused"' --limit 20 --json`.
+    Search(LogsSearchArgs),
+    /// Print log records of a running server as they are indexed
+    Tail {
+        /// Only records matching this query (tantivy syntax)
+        query: Option<String>,
+        /// One JSON document per line
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rebuild the log index from the start of otlp_logs (offline: refused while a server runs)
+    Reindex,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsSearchArgs {
+    /// The query; `*` matches everything
+    pub query: String,
+    /// How far back to search (`15m`, `1h`, `7d`), unless --start is given
+    #[arg(long, default_value = "1h")]
+    pub since: String,
+    /// Start of the range: RFC 3339 or Unix seconds or nanoseconds
+    #[arg(long)]
+    pub start: Option<String>,
+    /// End of the range (default now)
+    #[arg(long)]
+    pub end: Option<String>,
+    /// Most hits to print
+    #[arg(long, short = 'n', default_value_t = 100)]
+    pub limit: usize,
+    /// Oldest hits first
+    #[arg(long)]
+    pub oldest_first: bool,
+    /// One JSON document per line
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// Append throughput and acknowledgement latency of the log against a raw-file baseline
     Log(LogBenchArgs),
+    /// Log indexing end to end (OTLP in -> searchable) against raw tantivy, and query latency
+    Logs(LogsBenchArgs),
 }
 
 /// Where settings come from; shared by every command.

@@ -6,8 +6,10 @@
 //! - [`cli`]: the command line (clap).
 //! - [`config`]: the TOML configuration file and its validation.
 //! - [`serve`]: `weir serve`, the appliance's lifecycle.
-//! - [`http`]: the HTTP API server (`/health`, `/ready`, `/metrics`).
+//! - [`http`]: the HTTP API server (`/health`, `/ready`, `/metrics`, and
+//!   the read APIs of `dashboards`).
 //! - [`log_cmd`]: `weir log ...`, offline tools over a data dir.
+//! - [`logs_cmd`]: `weir logs ...`, search, tail and reindex the log index.
 //! - [`bench`]: `weir bench ...`, load benchmarks.
 //! - [`loadgen`]: `weir loadgen`, an OTLP load generator for ingest.
 //! - [`diagnostics`]: the process's own logging (tracing).
@@ -21,4 +23,5 @@ pub mod diagnostics;
 pub mod http;
 pub mod loadgen;
 pub mod log_cmd;
+pub mod logs_cmd;
 pub mod serve;

@@ -5,10 +5,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use weir::bench::log::LogBenchArgs;
+use weir::bench::logs::LogsBenchArgs;
 use weir::cli::{BenchCommand, Cli, Command, ConfigArgs};
 use weir::config::{ConfigError, Settings};
 use weir::loadgen::LoadgenArgs;
-use weir::{bench, diagnostics, loadgen, log_cmd, serve};
+use weir::{bench, diagnostics, loadgen, log_cmd, logs_cmd, serve};
 
 /// A usage or configuration error (clap uses the same code for usage).
 const EXIT_CONFIG: u8 = 2;
@@ -19,9 +20,13 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve_command(&args),
         Command::Log(args) => log_cmd::run(args),
+        Command::Logs(args) => logs_cmd::run(args),
         Command::Bench {
             command: BenchCommand::Log(args),
         } => bench_log(args),
+        Command::Bench {
+            command: BenchCommand::Logs(args),
+        } => bench_logs(args),
         Command::Loadgen(args) => loadgen_command(args),
     };
     match result {
@@ -54,6 +59,12 @@ fn serve_command(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
 fn bench_log(args: LogBenchArgs) -> anyhow::Result<ExitCode> {
     diagnostics::init_tracing("warn");
     bench::log::run(args)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench_logs(args: LogsBenchArgs) -> anyhow::Result<ExitCode> {
+    diagnostics::init_tracing("warn");
+    bench::logs::run(args)?;
     Ok(ExitCode::SUCCESS)
 }
 

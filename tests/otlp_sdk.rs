@@ -4,7 +4,10 @@
 //! the SDK sent it, one resource per record, keyed by `service.name`.
 //!
 //! `tests/interop/otel_sdk_emit.py` does the sending and writes a JSON
-//! description of what it sent; this test compares field by field. Its
+//! description of what it sent; this test compares field by field. Before
+//! stopping the server it also searches the log index: every log record
+//! must be found by term, phrase, field, attribute and time range within
+//! 2 s of the SDK's acknowledged export. Its
 //! peers come from `scripts/setup-interop` (the test fails, naming it, when
 //! they are missing).
 
@@ -94,6 +97,10 @@ fn interop(protocol: &str, compression: &str) {
         &sent_path,
         &workspace,
     );
+    let acknowledged = Instant::now();
+    let sent: Value =
+        serde_json::from_slice(&std::fs::read(&sent_path).expect("read sent.json")).unwrap();
+    check_searchable(server.listen_address("http"), &sent, acknowledged);
     let status = server.stop(libc::SIGTERM);
     assert_eq!(
         status.code(),
@@ -101,8 +108,6 @@ fn interop(protocol: &str, compression: &str) {
         "weir serve exit status after SIGTERM"
     );
 
-    let sent: Value =
-        serde_json::from_slice(&std::fs::read(&sent_path).expect("read sent.json")).unwrap();
     let service = sent["service_name"].as_str().expect("service_name");
     let stored = Stored::read(&workspace.data_dir, service);
     stored.check_resources_and_scopes(&sent);
@@ -165,6 +170,88 @@ fn emit(
          ({status}); if a module is missing, run scripts/setup-interop:\n{}",
         read_lossy(&output)
     );
+}
+
+/// How soon after its acknowledgement a log record must be searchable.
+const SEARCHABLE_WITHIN: Duration = Duration::from_secs(2);
+
+/// Every kind of search finds the SDK's log records, within
+/// [`SEARCHABLE_WITHIN`] of their export's acknowledgement.
+fn check_searchable(http: std::net::SocketAddr, sent: &Value, acknowledged: Instant) {
+    let service = sent["service_name"].as_str().unwrap();
+    let logs = items(&sent["logs"]);
+    let first_ts = logs[0]["time_unix_nano"].as_i64().unwrap();
+    let checks: Vec<(String, Option<(i64, i64)>, Vec<&str>)> = vec![
+        ("payment".into(), None, vec!["payment declined"]),
+        ("\"disk almost full\"".into(), None, vec!["disk almost full"]),
+        (
+            format!("service_name:{service} AND severity_text:ERROR"),
+            None,
+            vec!["payment declined"],
+        ),
+        ("attributes.user.id:u-17".into(), None, vec!["user logged in"]),
+        ("attributes.component:ledger".into(), None, vec!["invariant broken"]),
+        (
+            format!("resource_attributes.service.name:{service}"),
+            None,
+            logs.iter().map(|l| body_text(&l["body"])).collect(),
+        ),
+        // Only the first record lies in [its timestamp, +1 ns).
+        ("*".into(), Some((first_ts, first_ts + 1)), vec!["cache warmed"]),
+    ];
+    let url = format!("http://{http}/api/v1/logs/search");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = reqwest::Client::new();
+    for (query, range, expected) in checks {
+        let mut form = vec![("query", query.clone()), ("limit", "100".to_owned())];
+        if let Some((start, end)) = range {
+            form.push(("start", start.to_string()));
+            form.push(("end", end.to_string()));
+        }
+        let found = loop {
+            let answer: Value = runtime.block_on(async {
+                let response = client.post(&url).form(&form).send().await.expect("search");
+                assert!(response.status().is_success(), "search {query}: {}", response.status());
+                serde_json::from_str(&response.text().await.unwrap()).unwrap()
+            });
+            // A map body is indexed as its JSON text: name each hit by the
+            // expected text it contains.
+            let mut bodies: Vec<String> = answer["hits"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| {
+                    let body = h["body"].as_str().unwrap();
+                    let named = expected.iter().find(|e| body.contains(**e));
+                    named.map_or(body, |e| *e).to_owned()
+                })
+                .collect();
+            bodies.sort();
+            let mut want: Vec<String> = expected.iter().map(|s| (*s).to_owned()).collect();
+            want.sort();
+            if bodies == want {
+                break acknowledged.elapsed();
+            }
+            assert!(
+                acknowledged.elapsed() < SEARCHABLE_WITHIN,
+                "search {query:?} found {bodies:?}, want {want:?}, {:?} after the acknowledgement",
+                acknowledged.elapsed()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        eprintln!("search {query:?}: found after {found:?}");
+    }
+}
+
+/// A sent body as it is indexed: a string as is, a map by its message
+/// (the tests search bodies by substring of what they contain).
+fn body_text(body: &Value) -> &str {
+    body.as_str()
+        .or_else(|| body["message"].as_str())
+        .unwrap_or("")
 }
 
 fn read_lossy(path: &Path) -> String {
