@@ -91,9 +91,13 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         let log = Arc::clone(&log);
         let runtime = tokio::runtime::Handle::current();
         tokio::task::spawn_blocking(move || {
-            Consumer::start(log, OTLP_LOGS, ConsumerConfig::default(), runtime, |partition| {
-                PartitionIndexer::new(Arc::clone(&store), partition)
-            })
+            Consumer::start(
+                log,
+                OTLP_LOGS,
+                ConsumerConfig::default(),
+                runtime,
+                |partition| PartitionIndexer::new(Arc::clone(&store), partition),
+            )
         })
         .await
         .context("the task starting the log indexers failed")?

@@ -27,7 +27,11 @@ fn sigkill_during_indexing_loses_and_duplicates_nothing() {
     let workspace = Workspace::with_config(&config);
     let mut server = Server::start(&workspace);
     let acknowledged = send(&server);
-    assert_eq!(acknowledged, REQUESTS * BATCH, "every record is acknowledged");
+    assert_eq!(
+        acknowledged,
+        REQUESTS * BATCH,
+        "every record is acknowledged"
+    );
 
     for round in 0..2 {
         let hits = count(server.listen_address("http"));
@@ -43,7 +47,11 @@ fn sigkill_during_indexing_loses_and_duplicates_nothing() {
     // Nothing more arrives: a replay that duplicated documents would show
     // up as commits past the acknowledged count.
     std::thread::sleep(Duration::from_millis(1000));
-    assert_eq!(count(http), acknowledged, "documents after indexing settled");
+    assert_eq!(
+        count(http),
+        acknowledged,
+        "documents after indexing settled"
+    );
     let status = server.stop(libc::SIGTERM);
     assert_eq!(status.code(), Some(0));
 
@@ -85,7 +93,11 @@ fn send(server: &Server) -> u64 {
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim(), v.trim()))
         .collect();
-    assert_eq!(report.get("requests_failed").copied(), Some("0"), "{stdout}");
+    assert_eq!(
+        report.get("requests_failed").copied(),
+        Some("0"),
+        "{stdout}"
+    );
     report["records_acknowledged"].parse().expect("a count")
 }
 
@@ -108,7 +120,10 @@ fn wait_for_count(http: SocketAddr, want: u64) {
     let deadline = Instant::now() + INDEXED_TIMEOUT;
     loop {
         let found = count(http);
-        assert!(found <= want, "{found} documents for {want} records: duplicates");
+        assert!(
+            found <= want,
+            "{found} documents for {want} records: duplicates"
+        );
         if found == want {
             return;
         }

@@ -183,21 +183,37 @@ fn check_searchable(http: std::net::SocketAddr, sent: &Value, acknowledged: Inst
     let first_ts = logs[0]["time_unix_nano"].as_i64().unwrap();
     let checks: Vec<(String, Option<(i64, i64)>, Vec<&str>)> = vec![
         ("payment".into(), None, vec!["payment declined"]),
-        ("\"disk almost full\"".into(), None, vec!["disk almost full"]),
+        (
+            "\"disk almost full\"".into(),
+            None,
+            vec!["disk almost full"],
+        ),
         (
             format!("service_name:{service} AND severity_text:ERROR"),
             None,
             vec!["payment declined"],
         ),
-        ("attributes.user.id:u-17".into(), None, vec!["user logged in"]),
-        ("attributes.component:ledger".into(), None, vec!["invariant broken"]),
+        (
+            "attributes.user.id:u-17".into(),
+            None,
+            vec!["user logged in"],
+        ),
+        (
+            "attributes.component:ledger".into(),
+            None,
+            vec!["invariant broken"],
+        ),
         (
             format!("resource_attributes.service.name:{service}"),
             None,
             logs.iter().map(|l| body_text(&l["body"])).collect(),
         ),
         // Only the first record lies in [its timestamp, +1 ns).
-        ("*".into(), Some((first_ts, first_ts + 1)), vec!["cache warmed"]),
+        (
+            "*".into(),
+            Some((first_ts, first_ts + 1)),
+            vec!["cache warmed"],
+        ),
     ];
     let url = format!("http://{http}/api/v1/logs/search");
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -214,7 +230,11 @@ fn check_searchable(http: std::net::SocketAddr, sent: &Value, acknowledged: Inst
         let found = loop {
             let answer: Value = runtime.block_on(async {
                 let response = client.post(&url).form(&form).send().await.expect("search");
-                assert!(response.status().is_success(), "search {query}: {}", response.status());
+                assert!(
+                    response.status().is_success(),
+                    "search {query}: {}",
+                    response.status()
+                );
                 serde_json::from_str(&response.text().await.unwrap()).unwrap()
             });
             // A map body is indexed as its JSON text: name each hit by the

@@ -121,10 +121,9 @@ async fn histogram(
     };
     let query = query_text(&params);
     let search = Arc::clone(&state.search);
-    let response = blocking(move || {
-        search.histogram(&tenant, &query, start, end, interval, by_severity)
-    })
-    .await?;
+    let response =
+        blocking(move || search.histogram(&tenant, &query, start, end, interval, by_severity))
+            .await?;
     Ok(axum::Json(response).into_response())
 }
 
@@ -176,7 +175,9 @@ async fn tail(
             let ((docs, dropped), next) = match polled {
                 Ok(polled) => polled,
                 Err(e) => {
-                    let _ = sender.send(Event::default().event("error").data(e.message)).await;
+                    let _ = sender
+                        .send(Event::default().event("error").data(e.message))
+                        .await;
                     return;
                 }
             };

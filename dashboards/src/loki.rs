@@ -13,7 +13,8 @@
 //! Streams: without the `X-Loki-Response-Encoding-Flags: categorize-labels`
 //! request header an entry's structured metadata is merged into its stream
 //! labels (Loki 3's default); with it, stream labels stay apart and every
-//! value carries `{"structuredMetadata": {...}}` as its third element.
+//! value carries `{"structuredMetadata": {...}}` as its third element
+//! (`{}` when the entry has no metadata, as Loki writes it).
 //! Errors are plain text with status 400 (bad query), 422 (a limit), 503
 //! (timeout) or 500, as Loki answers.
 
@@ -47,7 +48,10 @@ const CATEGORIZE_LABELS: &str = "categorize-labels";
 pub fn router() -> Router<LogsState> {
     Router::new()
         .route("/loki/api/v1/query", get(query).post(query))
-        .route("/loki/api/v1/query_range", get(query_range).post(query_range))
+        .route(
+            "/loki/api/v1/query_range",
+            get(query_range).post(query_range),
+        )
         .route("/loki/api/v1/labels", get(labels).post(labels))
         .route("/loki/api/v1/label", get(labels).post(labels))
         .route(
@@ -55,7 +59,10 @@ pub fn router() -> Router<LogsState> {
             get(label_values).post(label_values),
         )
         .route("/loki/api/v1/series", get(series).post(series))
-        .route("/loki/api/v1/index/stats", get(index_stats).post(index_stats))
+        .route(
+            "/loki/api/v1/index/stats",
+            get(index_stats).post(index_stats),
+        )
 }
 
 fn range(params: &Params) -> Result<(i64, i64), ApiError> {
@@ -75,7 +82,12 @@ fn range(params: &Params) -> Result<(i64, i64), ApiError> {
 }
 
 fn direction(params: &Params) -> Result<Direction, ApiError> {
-    match params.get("direction").unwrap_or("backward").to_ascii_lowercase().as_str() {
+    match params
+        .get("direction")
+        .unwrap_or("backward")
+        .to_ascii_lowercase()
+        .as_str()
+    {
         "backward" => Ok(Direction::Backward),
         "forward" => Ok(Direction::Forward),
         other => Err(ApiError::bad_request(format!(
@@ -179,10 +191,7 @@ pub fn render_output(output: &QueryOutput, categorize: bool) -> Value {
         QueryResult::Scalar {
             timestamp_ms,
             value,
-        } => (
-            "scalar",
-            json!([seconds(*timestamp_ms), number(*value)]),
-        ),
+        } => ("scalar", json!([seconds(*timestamp_ms), number(*value)])),
     };
     let stats = &output.stats;
     let mut data = json!({
@@ -220,15 +229,14 @@ fn render_streams(streams: &[Stream], categorize: bool) -> Value {
                     .entries
                     .iter()
                     .map(|e| {
-                        if e.metadata.is_empty() {
-                            json!([e.timestamp_nanos.to_string(), e.line])
-                        } else {
-                            json!([
-                                e.timestamp_nanos.to_string(),
-                                e.line,
-                                { "structuredMetadata": label_object(&e.metadata) }
-                            ])
+                        // Loki writes the categories object on every value,
+                        // `{}` when an entry has none.
+                        let mut categories = Map::new();
+                        if !e.metadata.is_empty() {
+                            categories
+                                .insert("structuredMetadata".into(), label_object(&e.metadata));
                         }
+                        json!([e.timestamp_nanos.to_string(), e.line, categories])
                     })
                     .collect();
                 json!({ "stream": label_object(&stream.labels), "values": values })
@@ -412,4 +420,3 @@ async fn index_stats(
         Err(e) => e.into_text(),
     }
 }
-

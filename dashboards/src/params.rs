@@ -41,7 +41,9 @@ impl<S: Send + Sync> FromRequest<S> for Params {
             pairs.extend(form_urlencoded::parse(&body).into_owned());
         } else if content_type.starts_with("application/json") && !body.is_empty() {
             let object: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&body)
-                .map_err(|e| ApiError::bad_request(format!("request body is not a JSON object: {e}")))?;
+                .map_err(|e| {
+                    ApiError::bad_request(format!("request body is not a JSON object: {e}"))
+                })?;
             for (name, value) in object {
                 let text = match value {
                     serde_json::Value::String(s) => s,
@@ -88,8 +90,9 @@ impl Params {
     pub fn time(&self, name: &str, default: i64) -> Result<i64, ApiError> {
         match self.get(name).filter(|v| !v.is_empty()) {
             None => Ok(default),
-            Some(text) => parse_time(text)
-                .ok_or_else(|| ApiError::bad_request(format!("{name}: cannot parse {text:?} as a time"))),
+            Some(text) => parse_time(text).ok_or_else(|| {
+                ApiError::bad_request(format!("{name}: cannot parse {text:?} as a time"))
+            }),
         }
     }
 
@@ -128,6 +131,9 @@ pub fn parse_time(text: &str) -> Option<i64> {
         return Some(now_nanos());
     }
     if text.contains('.') && !text.contains('-') {
+        if let Some(nanos) = decimal_seconds(text) {
+            return Some(nanos);
+        }
         let seconds: f64 = text.parse().ok()?;
         return seconds
             .is_finite()
@@ -149,6 +155,29 @@ pub fn parse_time(text: &str) -> Option<i64> {
     Some(nanos)
 }
 
+/// `<seconds>.<fraction>` read exactly: an f64 holds today's Unix time in
+/// nanoseconds only to 256 ns, so `1700000000.25` would become
+/// `...249999872` and its millisecond `.249`. Digits past nanoseconds are
+/// dropped; `None` when `text` is not plain digits around one dot.
+fn decimal_seconds(text: &str) -> Option<i64> {
+    let (whole, fraction) = text.split_once('.')?;
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || !digits(whole) || !digits(fraction) {
+        return None;
+    }
+    let padded: String = fraction
+        .chars()
+        .chain(std::iter::repeat('0'))
+        .take(9)
+        .collect();
+    let nanos: i64 = padded.parse().ok()?;
+    whole
+        .parse::<i64>()
+        .ok()?
+        .checked_mul(1_000_000_000)?
+        .checked_add(nanos)
+}
+
 /// Parses a duration: `1h30m`, `250ms`, `1d`, `1w`, or fractional seconds.
 pub fn parse_duration(text: &str) -> Option<i64> {
     let text = text.trim();
@@ -158,13 +187,17 @@ pub fn parse_duration(text: &str) -> Option<i64> {
     let mut total: i64 = 0;
     let mut rest = text;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
             return None;
         }
         let number: i64 = rest[..digits].parse().ok()?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let unit = match &rest[..unit_len] {
             "ns" => 1,
             "us" | "µs" => 1_000,
@@ -190,8 +223,21 @@ mod tests {
     #[test]
     fn times_parse_as_loki_does() {
         assert_eq!(parse_time("1700000000"), Some(1_700_000_000_000_000_000));
-        assert_eq!(parse_time("1700000000123456789"), Some(1_700_000_000_123_456_789));
+        assert_eq!(
+            parse_time("1700000000123456789"),
+            Some(1_700_000_000_123_456_789)
+        );
         assert_eq!(parse_time("1700000000.5"), Some(1_700_000_000_500_000_000));
+        assert_eq!(parse_time("1700000000.25"), Some(1_700_000_000_250_000_000));
+        assert_eq!(
+            parse_time("1700000000.001"),
+            Some(1_700_000_000_001_000_000)
+        );
+        assert_eq!(
+            parse_time("1700000000.1234567891"),
+            Some(1_700_000_000_123_456_789)
+        );
+        assert_eq!(parse_time("1.7e9"), Some(1_700_000_000_000_000_000));
         assert_eq!(
             parse_time("2023-11-14T22:13:20Z"),
             Some(1_700_000_000_000_000_000)

@@ -13,7 +13,11 @@ use super::topic::Retention;
 
 /// `[logs]` as written.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default, expecting = "a table of log index settings")]
+#[serde(
+    deny_unknown_fields,
+    default,
+    expecting = "a table of log index settings"
+)]
 pub struct RawLogs {
     #[serde(with = "humantime_serde")]
     pub commit_interval: Duration,

@@ -112,7 +112,10 @@ fn example_config_lists_every_key() {
         "delete_retention",
     ];
     let expected: &[(&str, &[&str])] = &[
-        ("", &["data_dir", "listen", "log", "ingest", "logs", "query"]),
+        (
+            "",
+            &["data_dir", "listen", "log", "ingest", "logs", "query"],
+        ),
         (
             "logs",
             &[
@@ -124,7 +127,10 @@ fn example_config_lists_every_key() {
                 "max_open_splits",
             ],
         ),
-        ("query", &["timeout", "max_series", "max_samples", "max_hits"]),
+        (
+            "query",
+            &["timeout", "max_series", "max_samples", "max_hits"],
+        ),
         (
             "ingest",
             &[

@@ -12,7 +12,10 @@ pub fn run(server: &str, token: Option<&str>, args: &LogsSearchArgs) -> anyhow::
     let mut form: Vec<(&str, String)> = vec![
         ("query", args.query.clone()),
         ("limit", args.limit.to_string()),
-        ("order", if args.oldest_first { "asc" } else { "desc" }.to_owned()),
+        (
+            "order",
+            if args.oldest_first { "asc" } else { "desc" }.to_owned(),
+        ),
         ("since", args.since.clone()),
     ];
     if let Some(start) = &args.start {

@@ -116,7 +116,10 @@ impl LogDocument {
     pub fn to_tantivy(&self, fields: &Fields) -> TantivyDocument {
         let mut doc = TantivyDocument::new();
         doc.add_i64(fields.timestamp_nanos, self.timestamp_nanos);
-        doc.add_i64(fields.observed_timestamp_nanos, self.observed_timestamp_nanos);
+        doc.add_i64(
+            fields.observed_timestamp_nanos,
+            self.observed_timestamp_nanos,
+        );
         doc.add_text(fields.service_name, &self.service_name);
         doc.add_text(fields.severity_text, &self.severity_text);
         doc.add_u64(fields.severity_number, self.severity_number);
@@ -133,13 +136,19 @@ impl LogDocument {
         doc.add_u64(fields.trace_flags, self.trace_flags);
         doc.add_text(fields.scope_name, &self.scope_name);
         doc.add_text(fields.tenant, &self.tenant);
-        let labels = self
-            .stream_labels()
-            .into_pairs()
-            .into_iter()
-            .chain(self.metadata().into_pairs())
-            .map(|(name, value)| (name, OwnedValue::Str(value)))
-            .collect();
+        // One value per name, the one a selector sees: a stream label
+        // shadows metadata of the same name (`Labels::new` keeps the last),
+        // or a pushed-down `name!="v"` would drop entries the engine keeps.
+        let labels = Labels::new(
+            self.metadata()
+                .into_pairs()
+                .into_iter()
+                .chain(self.stream_labels().into_pairs()),
+        )
+        .into_pairs()
+        .into_iter()
+        .map(|(name, value)| (name, OwnedValue::Str(value)))
+        .collect();
         doc.add_object(
             fields.labels,
             BTreeMap::from([(self.tenant.clone(), OwnedValue::Object(labels))]),

@@ -10,7 +10,9 @@
 //!   the same next offset, reloads their readers (the documents become
 //!   searchable), then writes the checkpoint. A split evicted to make room
 //!   for another is committed with the offset of the record that evicted
-//!   it, which every document it was given precedes.
+//!   it, which every document it was given precedes: a split already given
+//!   a document of that record is never the one evicted (a record spanning
+//!   more buckets than `max_open_splits` opens more writers instead).
 //!
 //! A crash anywhere loses only uncommitted documents, whose records lie at
 //! or above the checkpoint and the split's payload, so the replay adds each
@@ -49,6 +51,8 @@ struct OpenWriter {
     skip_below: u64,
     dirty: bool,
     last_used: Instant,
+    /// The offset of the last record it was given a document of.
+    newest_record: Option<u64>,
 }
 
 /// Indexes one partition.
@@ -81,15 +85,23 @@ impl PartitionIndexer {
 
     fn writer(&mut self, id: SplitId, offset: u64) -> Result<&mut OpenWriter> {
         if !self.writers.contains_key(&id) {
-            if self.writers.len() >= self.store.config().max_open_splits {
-                let oldest = self
+            while self.writers.len() >= self.store.config().max_open_splits {
+                // A writer holding documents of this record can be committed
+                // neither at `offset` (a replay would add them again) nor
+                // after it (the record may have more for it): only writers
+                // the record has not touched are evicted, and a record
+                // spanning more buckets than the cap exceeds it.
+                let Some(oldest) = self
                     .writers
                     .iter()
+                    .filter(|(_, w)| w.newest_record != Some(offset))
                     .min_by_key(|(_, w)| w.last_used)
                     .map(|(id, _)| *id)
-                    .expect("at least one writer is open");
+                else {
+                    break;
+                };
                 let writer = self.writers.remove(&oldest).expect("present");
-                // Every record before `offset` was given to it already.
+                // It holds documents of records before `offset` only.
                 close_writer(writer, offset)?;
             }
             let split = self.store.split_for_write(id)?;
@@ -111,6 +123,7 @@ impl PartitionIndexer {
                     skip_below,
                     dirty: false,
                     last_used: Instant::now(),
+                    newest_record: None,
                 },
             );
         }
@@ -127,9 +140,8 @@ impl PartitionIndexer {
                 committed += 1;
             }
         }
-        if committed > 0 {
-            self.store.notify_commit();
-        }
+        // Every document below `next_offset` is committed now.
+        self.store.round_committed(self.partition, next_offset);
         if next_offset != self.checkpoint {
             self.store.write_checkpoint(self.partition, next_offset)?;
             self.checkpoint = next_offset;
@@ -225,6 +237,7 @@ impl PartitionSink for PartitionIndexer {
                     .map_err(|e| AggregatorError::index("add a document", e))?;
                 writer.dirty = true;
                 writer.last_used = Instant::now();
+                writer.newest_record = Some(record.offset);
                 added += 1;
             }
             self.scratch = scratch;

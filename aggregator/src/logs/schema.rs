@@ -34,14 +34,16 @@
 //! The body tokenizer splits on every character that is not alphanumeric
 //! and lowercases, with no length limit: a LogQL `|= "rror"` is narrowed
 //! with a regex over the body's terms (`.*rror.*`), which is only exact if
-//! every part of every line is a term.
+//! every part of every line is a term. tantivy itself skips a term longer
+//! than `MAX_TOKEN_LEN` (65,530 bytes); `select.rs` keeps lines that long
+//! as candidates (by `body_bytes`) for that reason.
 
+use tantivy::Index;
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, JsonObjectOptions, STORED, STRING, Schema,
     TextFieldIndexing, TextOptions,
 };
 use tantivy::tokenizer::{LowerCaser, SimpleTokenizer, TextAnalyzer};
-use tantivy::Index;
 
 /// The tokenizer of `body`: words, lowercased, of any length.
 pub const BODY_TOKENIZER: &str = "weir_body";

@@ -165,7 +165,10 @@ impl LogSearch {
             IndexRecordOption::Basic,
         );
         let range = RangeQuery::new(
-            Bound::Included(Term::from_field_i64(self.fields.timestamp_nanos, start_nanos)),
+            Bound::Included(Term::from_field_i64(
+                self.fields.timestamp_nanos,
+                start_nanos,
+            )),
             Bound::Excluded(Term::from_field_i64(self.fields.timestamp_nanos, end_nanos)),
         );
         BooleanQuery::new(vec![
@@ -216,7 +219,8 @@ impl LogSearch {
                 num_hits += searcher.search(&query, &Count).map_err(index_error)? as u64;
                 continue;
             }
-            let top = TopDocs::with_limit(limit).order_by_fast_field::<i64>(schema::TIMESTAMP_NANOS, order);
+            let top = TopDocs::with_limit(limit)
+                .order_by_fast_field::<i64>(schema::TIMESTAMP_NANOS, order);
             let (top, count) = searcher
                 .search(&query, &(top, Count))
                 .map_err(index_error)?;
@@ -286,9 +290,7 @@ impl LogSearch {
                 .search(&query, &collector)
                 .map_err(index_error)?;
             for (severity, counts) in counts {
-                let total = totals
-                    .entry(severity)
-                    .or_insert_with(|| vec![0; buckets]);
+                let total = totals.entry(severity).or_insert_with(|| vec![0; buckets]);
                 for (t, c) in total.iter_mut().zip(counts) {
                     *t += c;
                 }
@@ -349,7 +351,10 @@ impl LogSearch {
                 add(format!("{}.{key}", schema::ATTRIBUTES), label_value(value));
             }
             for (key, value) in &doc.resource_attributes {
-                add(format!("{}.{key}", schema::RESOURCE_ATTRIBUTES), label_value(value));
+                add(
+                    format!("{}.{key}", schema::RESOURCE_ATTRIBUTES),
+                    label_value(value),
+                );
             }
         }
         let fields = counts
@@ -374,19 +379,17 @@ impl LogSearch {
         })
     }
 
-    /// Where a tail starting now begins: after everything committed.
+    /// Where a tail starting now begins: after everything searchable.
     pub fn tail_start(&self) -> TailPosition {
-        let mut position = TailPosition::new();
-        for split in self.store.all_splits() {
-            let next = position.entry(split.id.partition).or_default();
-            *next = (*next).max(split.committed_offset());
-        }
-        position
+        self.store.searchable_offsets()
     }
 
     /// The documents matching `query` indexed since `position`, oldest
     /// first, and how many more there were than [`MAX_TAIL_BATCH`];
-    /// advances `position`.
+    /// advances `position` to the partitions' searchable offsets (see
+    /// `store.rs`), never to a split's own payload: a split committed ahead
+    /// of the others (evicted, or first in a round) would move a tail past
+    /// documents still uncommitted in them.
     pub fn tail(
         &self,
         tenant: &str,
@@ -396,17 +399,17 @@ impl LogSearch {
         let parsed = self.parse(query)?;
         let mut found: Vec<(u64, i64, usize, DocAddress)> = Vec::new();
         let mut dropped = 0u64;
+        // Read before taking searchers: documents below it were visible
+        // before it moved.
+        let searchable = self.store.searchable_offsets();
         let splits = self.store.all_splits();
         let searchers: Vec<Searcher> = splits.iter().map(|s| s.searcher()).collect();
-        let mut advanced = position.clone();
         for (i, split) in splits.iter().enumerate() {
             let from = position.get(&split.id.partition).copied().unwrap_or(0);
-            let through = split.committed_offset();
+            let through = searchable.get(&split.id.partition).copied().unwrap_or(0);
             if through <= from {
                 continue;
             }
-            let next = advanced.entry(split.id.partition).or_default();
-            *next = (*next).max(through);
             let offsets = RangeQuery::new(
                 Bound::Included(Term::from_field_u64(self.fields.offset, from)),
                 Bound::Excluded(Term::from_field_u64(self.fields.offset, through)),
@@ -442,7 +445,10 @@ impl LogSearch {
             docs.push(self.load(&searchers[i], addr)?);
         }
         docs.sort_by_key(|d| (d.timestamp_nanos, d.offset));
-        *position = advanced;
+        for (partition, through) in searchable {
+            let next = position.entry(partition).or_default();
+            *next = (*next).max(through);
+        }
         Ok((docs, dropped))
     }
 

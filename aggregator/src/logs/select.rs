@@ -8,6 +8,8 @@
 //! a line filter the body terms it implies: a substring's inner words are
 //! whole terms, its first word must end a term and its last word begin one
 //! (`"rror: time"` → a term matching `.*rror` and one matching `time.*`).
+//! tantivy does not index a term longer than its `MAX_TOKEN_LEN` (65,530
+//! bytes), so a line longer than that is a candidate for every substring.
 //! Anything else (regex matchers, non-ASCII substrings) is left to the
 //! engine, which re-checks every entry exactly.
 //!
@@ -24,12 +26,13 @@
 //! [`SCAN_DOCS`] matching records.
 
 use std::collections::BTreeSet;
-use std::ops::ControlFlow;
+use std::ops::{Bound, ControlFlow};
 
 use tantivy::collector::{Collector, Count, SegmentCollector};
 use tantivy::columnar::Column;
-use tantivy::query::{BooleanQuery, Occur, Query, RegexQuery, TermQuery};
+use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery, RegexQuery, TermQuery};
 use tantivy::schema::IndexRecordOption;
+use tantivy::tokenizer::MAX_TOKEN_LEN;
 use tantivy::{DocAddress, Searcher, SegmentReader, Term};
 
 use crate::error::Result;
@@ -73,15 +76,34 @@ impl LogSearch {
                 false,
             );
             term.append_type_and_str(&matcher.value);
-            clauses.push((occur, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
+            clauses.push((
+                occur,
+                Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
+            ));
         }
         for substring in substrings {
-            for pattern in substring_patterns(substring) {
-                match RegexQuery::from_pattern(&pattern, fields.body) {
-                    Ok(query) => clauses.push((Occur::Must, Box::new(query))),
-                    Err(_) => continue,
-                }
+            let terms: Vec<(Occur, Box<dyn Query>)> = substring_patterns(substring)
+                .iter()
+                .filter_map(|pattern| RegexQuery::from_pattern(pattern, fields.body).ok())
+                .map(|query| (Occur::Must, Box::new(query) as Box<dyn Query>))
+                .collect();
+            if terms.is_empty() {
+                continue;
             }
+            // tantivy drops a term longer than `MAX_TOKEN_LEN`: a line
+            // that long may hold the substring in a word never indexed.
+            let overlong = RangeQuery::new(
+                Bound::Excluded(Term::from_field_u64(
+                    fields.body_bytes,
+                    MAX_TOKEN_LEN as u64,
+                )),
+                Bound::Unbounded,
+            );
+            let candidates = BooleanQuery::new(vec![
+                (Occur::Should, Box::new(BooleanQuery::new(terms))),
+                (Occur::Should, Box::new(overlong)),
+            ]);
+            clauses.push((Occur::Must, Box::new(candidates)));
         }
         if clauses.iter().all(|(occur, _)| *occur == Occur::MustNot) {
             clauses.push((Occur::Must, Box::new(tantivy::query::AllQuery)));
@@ -157,7 +179,10 @@ impl LogSearch {
                     .0
                     .search(&query, &Addresses)
                     .map_err(index_error)?;
-                found.extend(hits.into_iter().map(|(ts, offset, addr)| (ts, offset, i, addr)));
+                found.extend(
+                    hits.into_iter()
+                        .map(|(ts, offset, addr)| (ts, offset, i, addr)),
+                );
             }
             found.sort_by_key(|f| (f.0, f.1, f.2, f.3));
             if select.direction == Direction::Backward {
@@ -303,11 +328,17 @@ impl LogSource for LogSearch {
             return self.dictionary_labels(tenant, Some(name), start_nanos, end_nanos);
         }
         let mut values = BTreeSet::new();
-        self.scan_labels(tenant, start_nanos, end_nanos, matchers, &mut |labels, metadata| {
-            if let Some(value) = labels.get(name).or_else(|| metadata.get(name)) {
-                values.insert(value.to_owned());
-            }
-        })?;
+        self.scan_labels(
+            tenant,
+            start_nanos,
+            end_nanos,
+            matchers,
+            &mut |labels, metadata| {
+                if let Some(value) = labels.get(name).or_else(|| metadata.get(name)) {
+                    values.insert(value.to_owned());
+                }
+            },
+        )?;
         Ok(values.into_iter().collect())
     }
 
@@ -319,9 +350,15 @@ impl LogSource for LogSearch {
         matchers: &[Matcher],
     ) -> Result<Vec<Labels>> {
         let mut series = BTreeSet::new();
-        self.scan_labels(tenant, start_nanos, end_nanos, matchers, &mut |labels, _| {
-            series.insert(labels);
-        })?;
+        self.scan_labels(
+            tenant,
+            start_nanos,
+            end_nanos,
+            matchers,
+            &mut |labels, _| {
+                series.insert(labels);
+            },
+        )?;
         Ok(series.into_iter().collect())
     }
 
@@ -334,10 +371,9 @@ impl LogSource for LogSearch {
     ) -> Result<SourceStats> {
         let query = self.selection_query(tenant, start_nanos, end_nanos, matchers, &[]);
         let mut stats = SourceStats::default();
-        let mut services = BTreeSet::new();
         for split in self.store().splits_overlapping(start_nanos, end_nanos) {
             let searcher = split.searcher();
-            let (count, (bytes, names)) = searcher
+            let (count, bytes) = searcher
                 .search(&query, &(Count, VolumeCollector))
                 .map_err(index_error)?;
             if count > 0 {
@@ -345,9 +381,11 @@ impl LogSource for LogSearch {
             }
             stats.entries += count as u64;
             stats.bytes += bytes;
-            services.extend(names);
         }
-        stats.streams = services.len() as u64;
+        // Streams are distinct stream label sets, as `series` lists them.
+        if stats.entries > 0 {
+            stats.streams = self.series(tenant, start_nanos, end_nanos, matchers)?.len() as u64;
+        }
         Ok(stats)
     }
 }
@@ -445,18 +483,16 @@ impl SegmentCollector for SegmentAddresses {
     }
 }
 
-/// Body bytes and service names of the matching documents.
+/// Body bytes of the matching documents.
 struct VolumeCollector;
 
 struct SegmentVolume {
-    services: Option<tantivy::columnar::StrColumn>,
     body_bytes: Column<u64>,
-    ords: BTreeSet<u64>,
     bytes: u64,
 }
 
 impl Collector for VolumeCollector {
-    type Fruit = (u64, BTreeSet<String>);
+    type Fruit = u64;
     type Child = SegmentVolume;
 
     fn for_segment(
@@ -465,9 +501,7 @@ impl Collector for VolumeCollector {
         reader: &SegmentReader,
     ) -> tantivy::Result<SegmentVolume> {
         Ok(SegmentVolume {
-            services: reader.fast_fields().str(schema::SERVICE_NAME)?,
             body_bytes: reader.fast_fields().u64(schema::BODY_BYTES)?,
-            ords: BTreeSet::new(),
             bytes: 0,
         })
     }
@@ -476,40 +510,19 @@ impl Collector for VolumeCollector {
         false
     }
 
-    fn merge_fruits(
-        &self,
-        fruits: Vec<(u64, BTreeSet<String>)>,
-    ) -> tantivy::Result<(u64, BTreeSet<String>)> {
-        let mut bytes = 0;
-        let mut names = BTreeSet::new();
-        for (b, n) in fruits {
-            bytes += b;
-            names.extend(n);
-        }
-        Ok((bytes, names))
+    fn merge_fruits(&self, fruits: Vec<u64>) -> tantivy::Result<u64> {
+        Ok(fruits.into_iter().sum())
     }
 }
 
 impl SegmentCollector for SegmentVolume {
-    type Fruit = (u64, BTreeSet<String>);
+    type Fruit = u64;
 
     fn collect(&mut self, doc: tantivy::DocId, _score: tantivy::Score) {
         self.bytes += self.body_bytes.first(doc).unwrap_or(0);
-        if let Some(ord) = self.services.as_ref().and_then(|c| c.ords().first(doc)) {
-            self.ords.insert(ord);
-        }
     }
 
-    fn harvest(self) -> Self::Fruit {
-        let mut names = BTreeSet::new();
-        if let Some(column) = &self.services {
-            for ord in self.ords {
-                let mut name = String::new();
-                if column.ord_to_str(ord, &mut name).unwrap_or(false) {
-                    names.insert(name);
-                }
-            }
-        }
-        (self.bytes, names)
+    fn harvest(self) -> u64 {
+        self.bytes
     }
 }

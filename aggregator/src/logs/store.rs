@@ -13,6 +13,15 @@
 //! commits and the checkpoint only means a replay that the splits' own
 //! payloads make idempotent).
 //!
+//! # Searchable offsets
+//! A commit round commits its splits one after another, and an evicted
+//! split is committed before the round, so a split's payload says nothing
+//! about the partition's other splits. What a live tail may read up to is
+//! the partition's *searchable offset*: the next offset of its indexer's
+//! last complete round, below which every document is committed and
+//! visible. It is kept in memory, starting at open from the splits'
+//! payloads (everything on disk then is committed).
+//!
 //! # Retention
 //! A split is deleted whole once its bucket ended more than `retention`
 //! ago, unless an indexer holds a writer on it. The indexer drops documents
@@ -116,6 +125,8 @@ pub struct LogStore {
     root: PathBuf,
     config: LogIndexConfig,
     splits: RwLock<BTreeMap<SplitId, Arc<Split>>>,
+    /// Per partition, the searchable offset (see the module doc).
+    searchable: RwLock<BTreeMap<u32, u64>>,
     /// Bumped after every commit, so live tails wake up.
     commits: watch::Sender<u64>,
 }
@@ -153,10 +164,16 @@ impl LogStore {
             }
         }
         info!(root = %root.display(), splits = splits.len(), "log index opened");
+        let mut searchable = BTreeMap::<u32, u64>::new();
+        for split in splits.values() {
+            let next = searchable.entry(split.id.partition).or_default();
+            *next = (*next).max(split.committed_offset());
+        }
         Ok(Arc::new(LogStore {
             root: root.to_owned(),
             config,
             splits: RwLock::new(splits),
+            searchable: RwLock::new(searchable),
             commits: watch::channel(0).0,
         }))
     }
@@ -237,9 +254,27 @@ impl LogStore {
             .join("checkpoint.json")
     }
 
-    /// Tells live tails that new documents are searchable.
-    pub fn notify_commit(&self) {
-        self.commits.send_modify(|n| *n = n.wrapping_add(1));
+    /// Records that `partition`'s indexer completed a commit round at
+    /// `next_offset`, and tells live tails that new documents are
+    /// searchable. The searchable offset never moves back (a replay from
+    /// an older checkpoint only re-adds what is below it).
+    pub fn round_committed(&self, partition: u32, next_offset: u64) {
+        let advanced = {
+            let mut searchable = self.searchable.write().expect("searchable lock");
+            let offset = searchable.entry(partition).or_default();
+            let advanced = next_offset > *offset;
+            *offset = (*offset).max(next_offset);
+            advanced
+        };
+        if advanced {
+            self.commits.send_modify(|n| *n = n.wrapping_add(1));
+        }
+    }
+
+    /// Every partition's searchable offset: documents below it are all
+    /// committed and visible to searchers taken after this call.
+    pub fn searchable_offsets(&self) -> BTreeMap<u32, u64> {
+        self.searchable.read().expect("searchable lock").clone()
     }
 
     /// A receiver that changes after every commit.
@@ -289,6 +324,7 @@ impl LogStore {
             ));
         }
         splits.clear();
+        self.searchable.write().expect("searchable lock").clear();
         for dir in read_dir(&self.root)? {
             std::fs::remove_dir_all(&dir)
                 .map_err(|e| AggregatorError::io(format!("remove {}", dir.display()), e))?;
@@ -300,18 +336,15 @@ impl LogStore {
     /// Documents and bytes on disk, for status pages.
     pub fn size(&self) -> (u64, u64) {
         let splits = self.all_splits();
-        let docs = splits
-            .iter()
-            .map(|s| s.searcher().num_docs())
-            .sum();
+        let docs = splits.iter().map(|s| s.searcher().num_docs()).sum();
         let bytes = splits.iter().map(|s| dir_bytes(s.dir())).sum();
         (docs, bytes)
     }
 }
 
 fn read_dir(dir: &Path) -> Result<Vec<PathBuf>> {
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| AggregatorError::io(format!("read {}", dir.display()), e))?;
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| AggregatorError::io(format!("read {}", dir.display()), e))?;
     let mut dirs = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| AggregatorError::io(format!("read {}", dir.display()), e))?;
@@ -324,7 +357,11 @@ fn read_dir(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 fn dir_number<T: std::str::FromStr>(dir: &Path, prefix: &str) -> Option<T> {
-    dir.file_name()?.to_str()?.strip_prefix(prefix)?.parse().ok()
+    dir.file_name()?
+        .to_str()?
+        .strip_prefix(prefix)?
+        .parse()
+        .ok()
 }
 
 fn dir_bytes(dir: &Path) -> u64 {
