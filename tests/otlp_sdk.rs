@@ -175,13 +175,16 @@ fn emit(
 /// How soon after its acknowledgement a log record must be searchable.
 const SEARCHABLE_WITHIN: Duration = Duration::from_secs(2);
 
+/// A query, an optional `[start, end)`, and the bodies it must find.
+type SearchCheck<'a> = (String, Option<(i64, i64)>, Vec<&'a str>);
+
 /// Every kind of search finds the SDK's log records, within
 /// [`SEARCHABLE_WITHIN`] of their export's acknowledgement.
 fn check_searchable(http: std::net::SocketAddr, sent: &Value, acknowledged: Instant) {
     let service = sent["service_name"].as_str().unwrap();
     let logs = items(&sent["logs"]);
     let first_ts = logs[0]["time_unix_nano"].as_i64().unwrap();
-    let checks: Vec<(String, Option<(i64, i64)>, Vec<&str>)> = vec![
+    let checks: Vec<SearchCheck> = vec![
         ("payment".into(), None, vec!["payment declined"]),
         (
             "\"disk almost full\"".into(),

@@ -3,5 +3,6 @@
 //! run, so figures from a noisy shared machine can be compared as ratios.
 
 pub mod log;
+pub mod logs;
 pub(crate) mod payload;
 pub(crate) mod report;
