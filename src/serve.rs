@@ -182,19 +182,13 @@ async fn index_retention(store: Arc<LogStore>, stopped: impl Future<Output = ()>
             () = &mut stopped => return,
         }
         let store = Arc::clone(&store);
-        let now = aggregator_now_nanos();
+        let now = aggregator::clock::now_nanos();
         match tokio::task::spawn_blocking(move || store.apply_retention(now)).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => error!(error = %e, "log index retention failed"),
             Err(e) => error!(error = %e, "the log index retention task failed"),
         }
     }
-}
-
-fn aggregator_now_nanos() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos().min(i64::MAX as u128) as i64)
 }
 
 async fn bind(field: &str, address: SocketAddr) -> anyhow::Result<TcpListener> {

@@ -11,6 +11,7 @@
 //! - Every query runs under [`query::QueryLimits`].
 //!
 //! # Layout
+//! - [`clock`]: wall-clock time in nanoseconds.
 //! - [`consumer`]: one worker thread per partition feeding a sink.
 //! - [`labels`]: label sets and matchers shared by LogQL and PromQL.
 //! - [`logs`]: the tantivy log index and its indexers, the native search
@@ -20,6 +21,7 @@
 //! - [`telemetry`]: the names of the aggregator's own metrics.
 //! - [`error`]: the error type.
 
+pub mod clock;
 pub mod consumer;
 pub mod error;
 pub mod labels;

@@ -31,10 +31,8 @@ use tokio::sync::Semaphore;
 
 use crate::LogsState;
 use crate::error::{ApiError, blocking};
-use crate::params::{Params, now_nanos};
+use crate::params::Params;
 
-/// The range searched when a request gives neither `start` nor `since`.
-const DEFAULT_SINCE_NANOS: i64 = 3_600 * 1_000_000_000;
 /// Hits returned when a request gives no `limit`.
 const DEFAULT_LIMIT: usize = 100;
 /// Buckets of a histogram whose request gives no `interval`.
@@ -48,18 +46,6 @@ pub fn router() -> Router<LogsState> {
         .route("/api/v1/logs/histogram", get(histogram).post(histogram))
         .route("/api/v1/logs/fields", get(fields).post(fields))
         .route("/api/v1/logs/tail", get(tail))
-}
-
-/// `[start, end)` of a request: `end` defaults to now, `start` to `end`
-/// minus `since` (1 h).
-pub fn range(params: &Params) -> Result<(i64, i64), ApiError> {
-    let end = params.time("end", now_nanos())?;
-    let since = params.duration("since")?.unwrap_or(DEFAULT_SINCE_NANOS);
-    let start = params.time("start", end.saturating_sub(since))?;
-    if end < start {
-        return Err(ApiError::bad_request("end: must not be before start"));
-    }
-    Ok((start, end))
 }
 
 fn query_text(params: &Params) -> String {
@@ -76,7 +62,7 @@ async fn search(
     params: Params,
 ) -> Result<Response, ApiError> {
     let tenant = state.tenancy.tenant(&headers)?;
-    let (start_nanos, end_nanos) = range(&params)?;
+    let (start_nanos, end_nanos) = params.range()?;
     let direction = match params.get("order").unwrap_or("desc") {
         "desc" => Direction::Backward,
         "asc" => Direction::Forward,
@@ -105,7 +91,7 @@ async fn histogram(
     params: Params,
 ) -> Result<Response, ApiError> {
     let tenant = state.tenancy.tenant(&headers)?;
-    let (start, end) = range(&params)?;
+    let (start, end) = params.range()?;
     let interval = match params.duration("interval")? {
         Some(interval) => interval,
         None => ((end - start) / DEFAULT_BUCKETS).max(1_000_000_000),
@@ -133,7 +119,7 @@ async fn fields(
     params: Params,
 ) -> Result<Response, ApiError> {
     let tenant = state.tenancy.tenant(&headers)?;
-    let (start, end) = range(&params)?;
+    let (start, end) = params.range()?;
     let query = query_text(&params);
     let search = Arc::clone(&state.search);
     let response = blocking(move || search.field_summary(&tenant, &query, start, end)).await?;

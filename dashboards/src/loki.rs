@@ -33,10 +33,8 @@ use serde_json::{Map, Value, json};
 
 use crate::LogsState;
 use crate::error::{ApiError, blocking};
-use crate::params::{Params, now_nanos, parse_duration};
+use crate::params::{Params, now_nanos};
 
-/// Loki's default range: the last hour.
-const DEFAULT_SINCE_NANOS: i64 = 3_600 * 1_000_000_000;
 /// Loki's default `limit`.
 const DEFAULT_LIMIT: usize = 100;
 /// Loki's default resolution: about this many points per range query.
@@ -63,22 +61,6 @@ pub fn router() -> Router<LogsState> {
             "/loki/api/v1/index/stats",
             get(index_stats).post(index_stats),
         )
-}
-
-fn range(params: &Params) -> Result<(i64, i64), ApiError> {
-    let end = params.time("end", now_nanos())?;
-    let since = match params.get("since") {
-        Some(text) => parse_duration(text)
-            .ok_or_else(|| ApiError::bad_request(format!("since: cannot parse {text:?}")))?,
-        None => DEFAULT_SINCE_NANOS,
-    };
-    let start = params.time("start", end.saturating_sub(since))?;
-    if end < start {
-        return Err(ApiError::bad_request(
-            "the end timestamp must not be before the start time",
-        ));
-    }
-    Ok((start, end))
 }
 
 fn direction(params: &Params) -> Result<Direction, ApiError> {
@@ -124,7 +106,7 @@ async fn run_query(state: LogsState, headers: HeaderMap, params: Params, ranged:
         let direction = direction(&params)?;
         let engine = Arc::clone(&state.logql);
         let output = if ranged {
-            let (start_nanos, end_nanos) = range(&params)?;
+            let (start_nanos, end_nanos) = params.range()?;
             let step_nanos = match params.duration("step")? {
                 Some(step) if step > 0 => step,
                 Some(_) => {
@@ -313,7 +295,7 @@ fn selector_matchers(text: Option<&str>) -> Result<Vec<Matcher>, ApiError> {
 async fn labels(State(state): State<LogsState>, headers: HeaderMap, params: Params) -> Response {
     let answer = async {
         let tenant = state.tenancy.tenant(&headers)?;
-        let (start, end) = range(&params)?;
+        let (start, end) = params.range()?;
         let matchers = selector_matchers(params.get("query"))?;
         let search = Arc::clone(&state.search);
         blocking(move || {
@@ -341,7 +323,7 @@ async fn label_values(
 ) -> Response {
     let answer = async {
         let tenant = state.tenancy.tenant(&headers)?;
-        let (start, end) = range(&params)?;
+        let (start, end) = params.range()?;
         let matchers = selector_matchers(params.get("query"))?;
         let search = Arc::clone(&state.search);
         blocking(move || search.label_values(&tenant, &name, start, end, &matchers)).await
@@ -360,7 +342,7 @@ fn list_answer(answer: Result<Vec<String>, ApiError>) -> Response {
 async fn series(State(state): State<LogsState>, headers: HeaderMap, params: Params) -> Response {
     let answer = async {
         let tenant = state.tenancy.tenant(&headers)?;
-        let (start, end) = range(&params)?;
+        let (start, end) = params.range()?;
         let mut selectors: Vec<&str> = params.get_all("match[]");
         selectors.extend(params.get_all("match"));
         if selectors.is_empty() {
@@ -397,7 +379,7 @@ async fn index_stats(
 ) -> Response {
     let answer = async {
         let tenant = state.tenancy.tenant(&headers)?;
-        let (start, end) = range(&params)?;
+        let (start, end) = params.range()?;
         let matchers = selector_matchers(params.get("query"))?;
         if matchers.iter().all(Matcher::matches_empty) && !matchers.is_empty() {
             return Err(ApiError::bad_request(

@@ -7,7 +7,13 @@
 //! else RFC 3339. Durations are Prometheus-style (`90s`, `5m`, `1h30m`) or
 //! fractional seconds.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
+
+pub use aggregator::clock::now_nanos;
+
+/// The range of a request that gives neither `start` nor `since`: the
+/// last hour, as Loki's.
+const DEFAULT_SINCE_NANOS: i64 = 3_600 * 1_000_000_000;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -106,6 +112,20 @@ impl Params {
         }
     }
 
+    /// `[start, end)` of a request, as Loki reads it: `end` defaults to
+    /// now, `start` to `end` minus `since` (default 1 h).
+    pub fn range(&self) -> Result<(i64, i64), ApiError> {
+        let end = self.time("end", now_nanos())?;
+        let since = self.duration("since")?.unwrap_or(DEFAULT_SINCE_NANOS);
+        let start = self.time("start", end.saturating_sub(since))?;
+        if end < start {
+            return Err(ApiError::bad_request(
+                "the end timestamp must not be before the start time",
+            ));
+        }
+        Ok((start, end))
+    }
+
     /// A non-negative integer parameter, or `default`.
     pub fn usize(&self, name: &str, default: usize) -> Result<usize, ApiError> {
         match self.get(name).filter(|v| !v.is_empty()) {
@@ -115,13 +135,6 @@ impl Params {
             }),
         }
     }
-}
-
-/// Now, in nanoseconds since the epoch.
-pub fn now_nanos() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos().min(i64::MAX as u128) as i64)
 }
 
 /// Parses a time as Loki does (see the module doc).

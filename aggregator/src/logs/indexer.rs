@@ -20,13 +20,14 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use log_core::Record;
 use tantivy::indexer::LogMergePolicy;
 use tantivy::{IndexWriter, TantivyDocument};
 use tracing::{debug, warn};
 
+use crate::clock::now_nanos;
 use crate::consumer::PartitionSink;
 use crate::error::{AggregatorError, Result};
 use crate::logs::document::{LogDocument, decode_record};
@@ -270,10 +271,4 @@ impl PartitionSink for PartitionIndexer {
         }
         Ok(())
     }
-}
-
-fn now_nanos() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos().min(i64::MAX as u128) as i64)
 }

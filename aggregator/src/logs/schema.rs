@@ -124,19 +124,21 @@ pub fn schema() -> (Schema, Fields) {
     (builder.build(), fields)
 }
 
+/// The analyzer of `body`: words, lowercased, of any length.
+pub fn body_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(LowerCaser)
+        .build()
+}
+
 /// Registers Weir's tokenizers on an index (tantivy does not persist them).
 pub fn register_tokenizers(index: &Index) {
-    let body = TextAnalyzer::builder(SimpleTokenizer::default())
-        .filter(LowerCaser)
-        .build();
-    index.tokenizers().register(BODY_TOKENIZER, body);
+    index.tokenizers().register(BODY_TOKENIZER, body_analyzer());
 }
 
 /// The terms the body tokenizer makes of `text`.
 pub fn body_tokens(text: &str) -> Vec<String> {
-    let mut analyzer = TextAnalyzer::builder(SimpleTokenizer::default())
-        .filter(LowerCaser)
-        .build();
+    let mut analyzer = body_analyzer();
     let mut stream = analyzer.token_stream(text);
     let mut tokens = Vec::new();
     while let Some(token) = stream.next() {

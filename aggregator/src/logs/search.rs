@@ -108,14 +108,7 @@ impl LogSearch {
     pub fn new(store: Arc<LogStore>, limits: QueryLimits) -> LogSearch {
         let (schema, fields) = schema::schema();
         let tokenizers = TokenizerManager::default();
-        tokenizers.register(
-            schema::BODY_TOKENIZER,
-            tantivy::tokenizer::TextAnalyzer::builder(
-                tantivy::tokenizer::SimpleTokenizer::default(),
-            )
-            .filter(tantivy::tokenizer::LowerCaser)
-            .build(),
-        );
+        tokenizers.register(schema::BODY_TOKENIZER, schema::body_analyzer());
         let mut parser = QueryParser::new(schema, vec![fields.body], tokenizers);
         parser.set_conjunction_by_default();
         LogSearch {
