@@ -7,7 +7,7 @@ use crate::error::{AggregatorError, Result};
 use crate::logs::source::{Direction, LogSource};
 use crate::query::{Deadline, QueryLimits};
 
-use super::ast::{Expr, VectorOp};
+use super::ast::{Expr, Grouping, RangeAggregation, RangeOp, VectorAggregation, VectorOp};
 use super::context::Context;
 use super::matrix::{StepSeries, Steps, Value};
 use super::result::{QueryOutput, QueryResult, QueryStats, Sample, Series};
@@ -157,7 +157,7 @@ fn evaluate<S: LogSource + ?Sized>(
             values: vec![Some(*value); steps.count],
         }]),
         Expr::RangeAggregation(agg) => Value::Matrix(range::evaluate(ctx, agg, steps)?),
-        Expr::VectorAggregation(agg) => match evaluate(ctx, &agg.inner, steps)? {
+        Expr::VectorAggregation(agg) => match evaluate_grouped(ctx, agg, steps)? {
             Value::Matrix(series) => Value::Matrix(vector::evaluate(agg, series, steps.count)?),
             Value::Scalar(_) => {
                 return Err(AggregatorError::BadRequest(
@@ -175,6 +175,43 @@ fn evaluate<S: LogSource + ?Sized>(
         ctx.check_series(series.len())?;
     }
     Ok(value)
+}
+
+/// The operand of a vector aggregation. A `sum` over a range aggregation
+/// that adds its samples (`count_over_time`, `rate`, `bytes_*`,
+/// `sum_over_time`) is grouped while sampling: the sum of per-series
+/// window sums is the window sum per group, and series that differ only in
+/// labels the sum drops (trace ids in metadata, say) are never held one by
+/// one, so `sum by (level) (count_over_time({...}[1m]))` stays within
+/// `max_series` however many distinct label sets the entries have.
+fn evaluate_grouped<S: LogSource + ?Sized>(
+    ctx: &mut Context<'_, S>,
+    agg: &VectorAggregation,
+    steps: &Steps,
+) -> Result<Value> {
+    if let Expr::RangeAggregation(inner) = agg.inner.as_ref()
+        && agg.op == VectorOp::Sum
+        && inner.grouping.is_none()
+        && matches!(
+            inner.op,
+            RangeOp::CountOverTime
+                | RangeOp::Rate
+                | RangeOp::BytesOverTime
+                | RangeOp::BytesRate
+                | RangeOp::SumOverTime
+        )
+    {
+        let grouping = agg.grouping.clone().unwrap_or(Grouping {
+            without: false,
+            labels: Vec::new(),
+        });
+        let grouped = RangeAggregation {
+            grouping: Some(grouping),
+            ..inner.clone()
+        };
+        return Ok(Value::Matrix(range::evaluate(ctx, &grouped, steps)?));
+    }
+    evaluate(ctx, &agg.inner, steps)
 }
 
 /// The one-step matrix as samples, ordered as the outermost aggregation

@@ -479,3 +479,54 @@ fn parsed_queries_can_be_evaluated_repeatedly_with_stats() {
         assert_eq!(output.stats.entries_matched, 4);
     }
 }
+
+/// `sum by` over an additive range aggregation groups while sampling:
+/// entries whose metadata is unique (a trace id each) would be one series
+/// apiece in the inner aggregation alone, past `max_series`.
+#[test]
+fn sum_by_of_a_count_never_holds_the_ungrouped_series() {
+    let traced: Vec<crate::logs::source::LogEntry> = (1..=6)
+        .map(|n| {
+            let trace = format!("trace-{n}");
+            let level = if n % 3 == 0 { "error" } else { "info" };
+            entry(n * 10, API, &[("trace_id", &trace), ("level", level)], "x")
+        })
+        .collect();
+    let f = Fixture::with_limits(
+        traced,
+        QueryLimits {
+            max_series: 2,
+            ..QueryLimits::default()
+        },
+    );
+    let inner = format!("count_over_time({ANY}[60s])");
+    let err = f.engine.instant(TENANT, &inner, secs(60)).unwrap_err();
+    assert!(
+        matches!(err, AggregatorError::TooMany { what: "series", .. }),
+        "{err}"
+    );
+    assert_eq!(
+        f.instant(&format!("sum by (level) ({inner})"), 60),
+        expect(&[(r#"{level="error"}"#, 2.0), (r#"{level="info"}"#, 4.0)])
+    );
+    assert_eq!(
+        f.instant(&format!("sum by (level) (rate({ANY}[60s]))"), 60),
+        expect(&[
+            (r#"{level="error"}"#, 2.0 / 60.0),
+            (r#"{level="info"}"#, 4.0 / 60.0)
+        ])
+    );
+    assert_eq!(
+        f.instant(&format!("sum({inner})"), 60),
+        expect(&[("{}", 6.0)])
+    );
+    // max is not additive: it still needs the ungrouped series.
+    let err = f
+        .engine
+        .instant(TENANT, &format!("max by (level) ({inner})"), secs(60))
+        .unwrap_err();
+    assert!(
+        matches!(err, AggregatorError::TooMany { what: "series", .. }),
+        "{err}"
+    );
+}
