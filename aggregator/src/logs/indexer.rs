@@ -139,6 +139,10 @@ impl PartitionIndexer {
             if writer.dirty {
                 commit_writer(writer, next_offset)?;
                 committed += 1;
+            } else {
+                // Merges finish after the commits that start them; searches
+                // see the merged segments from the next round on.
+                writer.split.reload()?;
             }
         }
         // Every document below `next_offset` is committed now.
@@ -198,6 +202,7 @@ fn close_writer(mut writer: OpenWriter, next_offset: u64) -> Result<()> {
         .writer
         .wait_merging_threads()
         .map_err(|e| AggregatorError::index(format!("close {split:?}"), e))?;
+    split.reload()?;
     split.set_writing(false);
     Ok(())
 }

@@ -171,6 +171,12 @@ impl Split {
     /// new documents visible to searches.
     pub fn committed_through(&self, next_offset: u64) -> Result<()> {
         self.committed.store(next_offset, Ordering::Release);
+        self.reload()
+    }
+
+    /// Makes the segments tantivy's merges produced since the last reload
+    /// visible (the reader reloads only when asked).
+    pub fn reload(&self) -> Result<()> {
         self.reader.reload().map_err(|e| corrupt(&self.dir, e))
     }
 
