@@ -92,10 +92,12 @@ impl RawIngest {
                     "must be at least 8 characters without spaces".into(),
                 ));
             }
-            if entry.tenant.is_empty() {
+            // Tenants name keys of the log index's label field, where
+            // control characters separate path segments.
+            if entry.tenant.is_empty() || entry.tenant.chars().any(char::is_control) {
                 return Err(field(
                     &format!("tokens[{i}].tenant"),
-                    "must not be empty".into(),
+                    "must not be empty or hold control characters".into(),
                 ));
             }
             if tokens

@@ -57,10 +57,9 @@ impl RawLogs {
             writer_memory_bytes: self.writer_memory_bytes,
             max_open_splits: self.max_open_splits,
         };
-        config.validate().map_err(|e| {
-            let (key, reason) = e.split_once(": ").unwrap_or(("", e.as_str()));
-            ConfigError::field(format!("logs.{key}"), reason)
-        })?;
+        config
+            .validate()
+            .map_err(|e| ConfigError::field(format!("logs.{}", e.key), e.reason))?;
         Ok(config)
     }
 }

@@ -248,6 +248,27 @@ fn unknown_key_is_named_with_its_path_and_line() {
 fn bad_values_name_their_field() {
     let cases = [
         (
+            "[logs]\nsplit_duration = \"7m\"",
+            "logs.split_duration: 420s must be whole seconds, at least a minute, and divide a day",
+        ),
+        (
+            "[logs]\nwriter_memory_bytes = 1000",
+            "logs.writer_memory_bytes: 1000 is below tantivy's minimum",
+        ),
+        (
+            "[logs]\ncommit_docs = 0",
+            "logs.commit_docs: must be at least 1",
+        ),
+        ("[logs]\nretention = \"soon\"", "logs.retention:"),
+        (
+            "[query]\nmax_hits = 0",
+            "query.max_hits: must be more than 0",
+        ),
+        (
+            "[[ingest.tokens]]\ntoken = \"a-long-secret\"\ntenant = \"a\\u0001b\"",
+            "ingest.tokens[0].tenant: must not be empty or hold control characters",
+        ),
+        (
             "[log.topic_defaults]\npartitions = 0",
             "log.topic_defaults.partitions: 0 is not in 1..=1024",
         ),

@@ -60,10 +60,12 @@ pub struct LogDocument {
 
 /// Appends the documents of one `otlp_logs` record to `out`. Fails when the
 /// value is not an `ExportLogsServiceRequest`.
-pub fn decode_record(record: &Record, out: &mut Vec<LogDocument>) -> Result<(), String> {
+pub fn decode_record(
+    record: &Record,
+    out: &mut Vec<LogDocument>,
+) -> Result<(), prost::DecodeError> {
     let value = record.value.as_deref().unwrap_or_default();
-    let request = ExportLogsServiceRequest::decode(value)
-        .map_err(|e| format!("not an OTLP logs request: {e}"))?;
+    let request = ExportLogsServiceRequest::decode(value)?;
     let tenant = record
         .headers
         .iter()

@@ -114,7 +114,6 @@ impl PartitionIndexer {
             let mut policy = LogMergePolicy::default();
             policy.set_min_num_segments(MERGE_FACTOR);
             writer.set_merge_policy(Box::new(policy));
-            split.set_writing(true);
             let skip_below = split.committed_offset();
             self.writers.insert(
                 id,

@@ -479,9 +479,32 @@ struct TimeHistogramSegment {
     interval: i64,
     timestamps: Column<i64>,
     severity: Option<StrColumn>,
-    /// Counts per severity ordinal (one row without a split).
-    counts: HashMap<u64, Vec<u64>>,
+    /// Counts, one row of `buckets` per severity ordinal and a last row
+    /// for documents without one (the only row without a split): a flat
+    /// array, so counting a document is two column reads and an add.
+    counts: Vec<u64>,
     buckets: usize,
+    /// Scratch for a block of timestamps.
+    block: Vec<Option<i64>>,
+}
+
+impl TimeHistogramSegment {
+    fn count(&mut self, doc: tantivy::DocId, ts: Option<i64>) {
+        let Some(ts) = ts else {
+            return;
+        };
+        let bucket = (ts - self.first).div_euclid(self.interval);
+        if bucket < 0 || bucket as usize >= self.buckets {
+            return;
+        }
+        let rows = self.counts.len() / self.buckets;
+        let row = self
+            .severity
+            .as_ref()
+            .and_then(|c| c.ords().first(doc))
+            .map_or(rows - 1, |ord| ord as usize);
+        self.counts[row * self.buckets + bucket as usize] += 1;
+    }
 }
 
 impl Collector for TimeHistogram {
@@ -499,13 +522,15 @@ impl Collector for TimeHistogram {
         } else {
             None
         };
+        let rows = severity.as_ref().map_or(0, |c| c.dictionary().num_terms()) + 1;
         Ok(TimeHistogramSegment {
             first: self.first,
             interval: self.interval,
             timestamps: fast.i64(schema::TIMESTAMP_NANOS)?,
             severity,
-            counts: HashMap::new(),
+            counts: vec![0; rows * self.buckets],
             buckets: self.buckets,
+            block: Vec::new(),
         })
     }
 
@@ -534,32 +559,36 @@ impl SegmentCollector for TimeHistogramSegment {
     type Fruit = BTreeMap<String, Vec<u64>>;
 
     fn collect(&mut self, doc: tantivy::DocId, _score: tantivy::Score) {
-        let Some(ts) = self.timestamps.first(doc) else {
-            return;
-        };
-        let bucket = (ts - self.first).div_euclid(self.interval);
-        if bucket < 0 || bucket as usize >= self.buckets {
-            return;
+        let ts = self.timestamps.first(doc);
+        self.count(doc, ts);
+    }
+
+    fn collect_block(&mut self, docs: &[tantivy::DocId]) {
+        let mut block = std::mem::take(&mut self.block);
+        block.clear();
+        block.resize(docs.len(), None);
+        self.timestamps.first_vals(docs, &mut block);
+        for (doc, ts) in docs.iter().zip(&block) {
+            self.count(*doc, *ts);
         }
-        let severity = self
-            .severity
-            .as_ref()
-            .and_then(|c| c.ords().first(doc))
-            .unwrap_or(u64::MAX);
-        let buckets = self.buckets;
-        self.counts
-            .entry(severity)
-            .or_insert_with(|| vec![0; buckets])[bucket as usize] += 1;
+        self.block = block;
     }
 
     fn harvest(self) -> BTreeMap<String, Vec<u64>> {
-        let mut fruit = BTreeMap::new();
-        for (ord, counts) in self.counts {
-            let mut name = String::new();
-            if let (Some(column), true) = (&self.severity, ord != u64::MAX) {
-                let _ = column.ord_to_str(ord, &mut name);
+        let mut fruit: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+        let rows = self.counts.len() / self.buckets;
+        for (row, counts) in self.counts.chunks(self.buckets).enumerate() {
+            if counts.iter().all(|c| *c == 0) {
+                continue;
             }
-            fruit.insert(name, counts);
+            let mut name = String::new();
+            if let (Some(column), true) = (&self.severity, row + 1 < rows) {
+                let _ = column.ord_to_str(row as u64, &mut name);
+            }
+            let total = fruit.entry(name).or_insert_with(|| vec![0; self.buckets]);
+            for (t, c) in total.iter_mut().zip(counts) {
+                *t += c;
+            }
         }
         fruit
     }

@@ -84,28 +84,35 @@ impl Default for LogIndexConfig {
 
 impl LogIndexConfig {
     /// Checks ranges; errors name the key.
-    pub fn validate(&self) -> std::result::Result<(), String> {
+    pub fn validate(&self) -> std::result::Result<(), InvalidSetting> {
+        let invalid = |key, reason: String| Err(InvalidSetting { key, reason });
         if self.commit_interval.is_zero() {
-            return Err("commit_interval: must be more than 0".into());
+            return invalid("commit_interval", "must be more than 0".into());
         }
         if self.commit_docs == 0 {
-            return Err("commit_docs: must be at least 1".into());
+            return invalid("commit_docs", "must be at least 1".into());
         }
         let secs = self.split_duration.as_secs();
         if secs < 60 || self.split_duration.subsec_nanos() != 0 || 86_400 % secs != 0 {
-            return Err(format!(
-                "split_duration: {:?} must be whole seconds, at least a minute, and divide a day",
-                self.split_duration
-            ));
+            return invalid(
+                "split_duration",
+                format!(
+                    "{:?} must be whole seconds, at least a minute, and divide a day",
+                    self.split_duration
+                ),
+            );
         }
         if self.writer_memory_bytes < 15_000_000 {
-            return Err(format!(
-                "writer_memory_bytes: {} is below tantivy's minimum of 15000000",
-                self.writer_memory_bytes
-            ));
+            return invalid(
+                "writer_memory_bytes",
+                format!(
+                    "{} is below tantivy's minimum of 15000000",
+                    self.writer_memory_bytes
+                ),
+            );
         }
         if self.max_open_splits == 0 {
-            return Err("max_open_splits: must be at least 1".into());
+            return invalid("max_open_splits", "must be at least 1".into());
         }
         Ok(())
     }
@@ -113,6 +120,14 @@ impl LogIndexConfig {
     pub fn bucket_secs(&self) -> i64 {
         self.split_duration.as_secs().max(1) as i64
     }
+}
+
+/// A [`LogIndexConfig`] value out of range: which key, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {reason}")]
+pub struct InvalidSetting {
+    pub key: &'static str,
+    pub reason: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -186,17 +201,22 @@ impl LogStore {
         &self.root
     }
 
-    /// The split for `id`, created if missing.
+    /// The split for `id`, created if missing, marked as being written
+    /// before any lock is let go, so retention never deletes it between
+    /// here and the writer's first commit.
     pub fn split_for_write(&self, id: SplitId) -> Result<Arc<Split>> {
         if let Some(split) = self.splits.read().expect("splits lock").get(&id) {
+            split.set_writing(true);
             return Ok(Arc::clone(split));
         }
         let mut splits = self.splits.write().expect("splits lock");
         if let Some(split) = splits.get(&id) {
+            split.set_writing(true);
             return Ok(Arc::clone(split));
         }
         let split = Split::open(&self.root, id, self.config.bucket_secs(), true)?
             .expect("a created split exists");
+        split.set_writing(true);
         let split = Arc::new(split);
         splits.insert(id, Arc::clone(&split));
         Ok(split)

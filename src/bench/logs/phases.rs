@@ -46,7 +46,7 @@ pub(super) fn run_raw(args: &LogsBenchArgs, requests: &Requests, root: &Path) ->
                             value: Some(requests.render(i)),
                             headers: Vec::new(),
                         };
-                        decode_record(&record, &mut docs).map_err(anyhow::Error::msg)?;
+                        decode_record(&record, &mut docs).context("decode a generated request")?;
                         for doc in docs.drain(..) {
                             writer.add_document(doc.to_tantivy(&fields))?;
                             added += 1;
