@@ -4,6 +4,7 @@
 //! - [`source`]: the [`SeriesSource`](source::SeriesSource) boundary and
 //!   the Prometheus view of OTLP metrics.
 //! - [`distribution`]: the mergeable HdrHistogram of a histogram window.
+//! - [`window`]: open and closed windows and how they merge.
 //! - [`memory`]: an in-memory source for tests.
 //! - [`promql`]: the PromQL engine.
 
@@ -11,3 +12,4 @@ pub mod distribution;
 pub mod memory;
 pub mod promql;
 pub mod source;
+pub mod window;
