@@ -11,6 +11,7 @@
 //! as zero. Every distribution uses the same scale, so any two merge.
 
 use hdrhistogram::Histogram;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
 
 /// Fixed-point scale: micro-units. A latency in seconds keeps microsecond
 /// resolution; one in milliseconds keeps nanoseconds.
@@ -70,6 +71,23 @@ impl Distribution {
         self.histogram.len()
     }
 
+    /// The distribution in HdrHistogram's V2 encoding (uncompressed),
+    /// which [`decode`](Distribution::decode) reads back exactly.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        V2Serializer::new()
+            .serialize(&self.histogram, out)
+            .expect("a histogram always encodes into a vector");
+    }
+
+    /// Reads a distribution written by [`encode`](Distribution::encode).
+    pub fn decode(mut bytes: &[u8]) -> Result<Distribution, String> {
+        let mut histogram: Histogram<u64> = Deserializer::new()
+            .deserialize(&mut bytes)
+            .map_err(|e| format!("a stored histogram does not decode: {e:?}"))?;
+        histogram.auto(true);
+        Ok(Distribution { histogram })
+    }
+
     /// The value at quantile `q` (0..=1), or `None` when empty.
     pub fn quantile(&self, q: f64) -> Option<f64> {
         if self.histogram.is_empty() || q.is_nan() {
@@ -108,6 +126,18 @@ mod tests {
                 "q={q} got {got} exact {exact}"
             );
         }
+    }
+
+    #[test]
+    fn a_distribution_decodes_to_what_was_encoded() {
+        let mut d = Distribution::new(3);
+        d.record(0.25, 7);
+        d.record(1234.5, 2);
+        let mut bytes = Vec::new();
+        d.encode(&mut bytes);
+        let back = Distribution::decode(&bytes).unwrap();
+        assert_eq!(back.histogram(), d.histogram());
+        assert!(Distribution::decode(&bytes[..bytes.len() / 2]).is_err());
     }
 
     #[test]

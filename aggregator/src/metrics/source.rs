@@ -39,8 +39,9 @@ pub enum WindowValue {
     },
     /// A monotonic counter: `delta` is the increase within the window
     /// (resets already accounted for), `total` the counter's value at the
-    /// window's end as the source tracks it (the running sum of deltas since
-    /// the series appeared, so it never decreases).
+    /// window's end: the newest value a cumulative counter reported (it
+    /// drops at a reset, as a scraped counter does), or the running sum of
+    /// a delta counter's increases.
     Counter { delta: f64, total: f64 },
     /// The observations made within the window.
     Histogram {

@@ -14,8 +14,9 @@
 //!
 //! # Invariants
 //! - A counter window's `delta` is the exact increase of the series within
-//!   the window (resets applied by the worker); `total` is the series'
-//!   running sum of deltas at the window's end, so it never decreases.
+//!   the window (resets applied by the worker). Its `total` is the value a
+//!   Prometheus user would scrape at the window's end: a cumulative
+//!   counter's newest reported value, or a delta counter's running sum.
 //! - Merging is associative and merging windows in time order gives the
 //!   same result as accumulating their points into one window.
 
@@ -113,6 +114,9 @@ pub enum Accumulator {
     },
     Counter {
         delta: f64,
+        /// A cumulative counter's newest reported value and its event
+        /// time, nanoseconds; `None` for a delta counter.
+        reported: Option<(u64, f64)>,
     },
     Histogram {
         count: u64,
@@ -135,7 +139,10 @@ impl Accumulator {
     }
 
     pub fn counter() -> Accumulator {
-        Accumulator::Counter { delta: 0.0 }
+        Accumulator::Counter {
+            delta: 0.0,
+            reported: None,
+        }
     }
 
     pub fn histogram(figures: u8) -> Accumulator {
@@ -184,8 +191,18 @@ impl Accumulator {
 
     /// Adds an increase to a counter window.
     pub fn add_delta(&mut self, increase: f64) {
-        if let Accumulator::Counter { delta } = self {
+        if let Accumulator::Counter { delta, .. } = self {
             *delta += increase;
+        }
+    }
+
+    /// Notes a cumulative counter's reported value at `nanos`; the newest
+    /// becomes the window's `total`.
+    pub fn report_cumulative(&mut self, value: f64, nanos: u64) {
+        if let Accumulator::Counter { reported, .. } = self
+            && reported.is_none_or(|(at, _)| nanos >= at)
+        {
+            *reported = Some((nanos, value));
         }
     }
 
@@ -221,9 +238,10 @@ impl Accumulator {
         }
     }
 
-    /// Closes the window. `total` is the counter's running total before
-    /// this window; it is advanced by the window's delta and returned in
-    /// the value.
+    /// Closes the window. `total` is the counter's value before this
+    /// window: a cumulative counter's newest reported value replaces it, a
+    /// delta counter's increase is added to it; the result is the window's
+    /// `total`.
     pub fn close(self, total: &mut f64) -> WindowValue {
         match self {
             Accumulator::Gauge {
@@ -249,8 +267,11 @@ impl Accumulator {
                 },
                 last,
             },
-            Accumulator::Counter { delta } => {
-                *total += delta;
+            Accumulator::Counter { delta, reported } => {
+                match reported {
+                    Some((_, value)) => *total = value,
+                    None => *total += delta,
+                }
                 WindowValue::Counter {
                     delta,
                     total: *total,
