@@ -18,11 +18,13 @@
 //! - [`topic`]: `[log.topic_defaults]` and `[log.telemetry_topics]`, mapped
 //!   onto `log_core::TopicConfig`.
 //! - [`logs`]: `[logs]` (the log index) and `[query]` (query limits).
+//! - [`metrics`]: `[metrics]` (metric windows, tiers, cardinality limits).
 
 mod error;
 mod ingest;
 mod log;
 mod logs;
+mod metrics;
 mod topic;
 
 #[cfg(test)]
@@ -38,6 +40,7 @@ pub use error::ConfigError;
 pub use ingest::{IngestSettings, RawIngest, RawToken};
 pub use log::RawLog;
 pub use logs::{RawLogs, RawQuery};
+pub use metrics::{MetricsSettings, RawMetrics, RawTier};
 pub use topic::{RawTopic, Retention, RetentionBytes};
 
 /// The data dir used when neither the file nor `--data-dir` names one.
@@ -52,6 +55,7 @@ pub struct RawConfig {
     pub log: RawLog,
     pub ingest: RawIngest,
     pub logs: RawLogs,
+    pub metrics: RawMetrics,
     pub query: RawQuery,
 }
 
@@ -63,6 +67,7 @@ impl Default for RawConfig {
             log: RawLog::default(),
             ingest: RawIngest::default(),
             logs: RawLogs::default(),
+            metrics: RawMetrics::default(),
             query: RawQuery::default(),
         }
     }
@@ -108,6 +113,8 @@ pub struct Settings {
     pub ingest: IngestSettings,
     /// The log index.
     pub logs: aggregator::logs::store::LogIndexConfig,
+    /// Metric windows, tiers and cardinality limits.
+    pub metrics: MetricsSettings,
     /// Bounds of every query.
     pub query: aggregator::query::QueryLimits,
 }
@@ -175,6 +182,7 @@ impl RawConfig {
             telemetry_topics,
             ingest: self.ingest.validate()?,
             logs: self.logs.validate()?,
+            metrics: self.metrics.validate()?,
             query: self.query.validate()?,
         })
     }

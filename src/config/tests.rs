@@ -21,6 +21,7 @@ fn assert_same(a: &Settings, b: &Settings) {
     assert_eq!(a.telemetry_topics, b.telemetry_topics);
     assert_eq!(a.ingest, b.ingest);
     assert_eq!(a.logs, b.logs);
+    assert_eq!(format!("{:?}", a.metrics), format!("{:?}", b.metrics));
     assert_eq!(a.query, b.query);
 }
 
@@ -49,6 +50,7 @@ fn example_config_lists_every_key() {
         log,
         ingest,
         logs,
+        metrics,
         query,
     } = RawConfig::default();
     let RawLogs {
@@ -65,6 +67,26 @@ fn example_config_lists_every_key() {
         max_samples: _,
         max_hits: _,
     } = query;
+    let RawMetrics {
+        tiers: _,
+        lateness: _,
+        histogram_precision: _,
+        checkpoint_interval: _,
+        series_idle: _,
+        max_series_per_tenant: _,
+        max_series_per_metric: _,
+        cache_bytes: _,
+    } = metrics;
+    let metrics_keys = [
+        "tiers",
+        "lateness",
+        "histogram_precision",
+        "checkpoint_interval",
+        "series_idle",
+        "max_series_per_tenant",
+        "max_series_per_metric",
+        "cache_bytes",
+    ];
     let RawIngest {
         max_request_bytes: _,
         max_inflight_bytes: _,
@@ -114,7 +136,9 @@ fn example_config_lists_every_key() {
     let expected: &[(&str, &[&str])] = &[
         (
             "",
-            &["data_dir", "listen", "log", "ingest", "logs", "query"],
+            &[
+                "data_dir", "listen", "log", "ingest", "logs", "metrics", "query",
+            ],
         ),
         (
             "logs",
@@ -131,6 +155,7 @@ fn example_config_lists_every_key() {
             "query",
             &["timeout", "max_series", "max_samples", "max_hits"],
         ),
+        ("metrics", &metrics_keys),
         (
             "ingest",
             &[
@@ -263,6 +288,22 @@ fn bad_values_name_their_field() {
         (
             "[query]\nmax_hits = 0",
             "query.max_hits: must be more than 0",
+        ),
+        (
+            "[metrics]\ntiers = [{ window = \"10s\", retention = \"1d\" }, { window = \"15s\", retention = \"1d\" }]",
+            "metrics.tiers[1]: window must be a larger multiple of the previous tier's 10s",
+        ),
+        (
+            "[metrics]\ntiers = [{ window = \"10s\", retention = \"5s\" }]",
+            "metrics.tiers[0]: retention must be at least the window",
+        ),
+        (
+            "[metrics]\nhistogram_precision = 7",
+            "metrics.histogram_precision: must be 1 to 5 significant figures",
+        ),
+        (
+            "[metrics]\nseries_idle = \"30m\"",
+            "metrics.series_idle: must be longer than the coarsest window plus the lateness (1h 5s)",
         ),
         (
             "[[ingest.tokens]]\ntoken = \"a-long-secret\"\ntenant = \"a\\u0001b\"",
