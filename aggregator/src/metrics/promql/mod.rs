@@ -63,8 +63,9 @@
 //!   `avg` = Σ sum / Σ count. `stddev`, `stdvar`, `quantile`, `changes`,
 //!   `resets`, `irate`, `idelta` see one sample per window, its `last`
 //!   value, as if scraped once per window.
-//! - Over counters, `*_over_time` see the running totals; `resets` is
-//!   always 0 (resets are applied before windows are stored).
+//! - Over counters, `*_over_time`, `resets` and `irate` see the totals:
+//!   a cumulative counter's reported value at each window's end (what a
+//!   scrape at that instant would read), a delta counter's running sum.
 //! - Over histogram windows, `sum`/`count`/`avg_over_time` give the sum,
 //!   count and mean of the observations; `min`/`max`/`quantile_over_time`
 //!   read the merged distribution.

@@ -18,7 +18,7 @@
 //! | `last_over_time` | newest total | newest `last` | newest distribution |
 //! | `quantile_over_time` | of totals | of `last` values | of the merged distribution |
 //! | `stddev`/`stdvar_over_time`, `changes` | of totals | of `last` values | — |
-//! | `resets` | 0 (already applied) | decreases of `last` | — |
+//! | `resets` | decreases of totals | decreases of `last` | — |
 //!
 //! ¹ A counter or histogram window longer than the range still has its
 //! whole delta counted when it ends in the range; `rate` then divides by
@@ -134,8 +134,7 @@ pub(crate) fn apply(name: &str, windows: &[Window], range_ms: i64, phi: f64) -> 
             let dt = (b.end_ms - a.end_ms) as f64 / 1000.0;
             (dt > 0.0).then(|| Point::Float(diff / dt))
         }
-        ("resets", Kind::Counter) => float(0.0),
-        ("resets", Kind::Gauge) => {
+        ("resets", Kind::Gauge | Kind::Counter) => {
             let v = values(&same);
             float(v.windows(2).filter(|p| p[1] < p[0]).count() as f64)
         }
