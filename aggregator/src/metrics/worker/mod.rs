@@ -135,6 +135,8 @@ pub(crate) struct PartitionState {
     /// The wall clock while applying, for the future check.
     now_ms: i64,
     drops: Drops,
+    /// A reusable buffer for digesting attributes.
+    scratch: Vec<u8>,
 }
 
 impl PartitionState {
@@ -149,6 +151,7 @@ impl PartitionState {
             newest_ms: i64::MIN,
             now_ms: 0,
             drops: Drops::default(),
+            scratch: Vec::with_capacity(512),
         }
     }
 
@@ -206,8 +209,8 @@ pub struct MetricsWorker {
     checkpointed: u64,
     last_checkpoint: Instant,
     last_record: Instant,
-    /// Metric names whose metadata was published, per tenant.
-    described: HashSet<(String, String)>,
+    /// Hashes of (tenant, metric name) whose metadata was published.
+    described: HashSet<u64, rustc_hash::FxBuildHasher>,
 }
 
 impl MetricsWorker {
@@ -234,7 +237,7 @@ impl MetricsWorker {
             checkpointed,
             last_checkpoint: Instant::now(),
             last_record: Instant::now(),
-            described: HashSet::new(),
+            described: HashSet::default(),
         })
     }
 
@@ -275,11 +278,14 @@ impl MetricsWorker {
         let Some(kind) = points::prometheus_type(metric) else {
             return;
         };
-        let name = crate::labels::label_name(&metric.name);
-        if self.described.contains(&(tenant.to_owned(), name.clone())) {
+        let key = xxhash_rust::xxh3::xxh3_64_with_seed(
+            metric.name.as_bytes(),
+            xxhash_rust::xxh3::xxh3_64(tenant.as_bytes()),
+        );
+        if !self.described.insert(key) {
             return;
         }
-        self.described.insert((tenant.to_owned(), name.clone()));
+        let name = crate::labels::label_name(&metric.name);
         let metadata = MetricMetadata {
             name,
             kind,

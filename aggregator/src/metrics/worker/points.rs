@@ -24,7 +24,6 @@
 //! value per bucket: the middle of an explicit bucket (clamped to the
 //! point's min and max), the geometric middle of an exponential one.
 
-use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::metrics::v1::exponential_histogram_data_point::Buckets;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value as NumberValue;
@@ -33,7 +32,9 @@ use opentelemetry_proto::tonic::metrics::v1::{
     Metric, NumberDataPoint, SummaryDataPoint,
 };
 
-use super::series::{Cumulative, PreviousBuckets, ResourceContext, SeriesName, Shape, Slot};
+use super::series::{
+    Cumulative, PointAttributes, PreviousBuckets, ResourceContext, SeriesName, Shape, Slot,
+};
 use super::{DropReason, PartitionState};
 use crate::metrics::cardinality::Cardinality;
 use crate::metrics::window::SeriesKind;
@@ -121,7 +122,7 @@ impl PartitionState {
         &mut self,
         resource: &mut ResourceContext<'_>,
         name: SeriesName<'_>,
-        attributes: &[KeyValue],
+        attributes: &PointAttributes<'_>,
         cardinality: &Cardinality,
     ) -> Option<Slot> {
         match self.series.resolve(resource, name, attributes, cardinality) {
@@ -149,7 +150,8 @@ impl PartitionState {
             extra: None,
             kind: SeriesKind::Gauge,
         };
-        let Some(slot) = self.slot(resource, name, &point.attributes, cardinality) else {
+        let attributes = PointAttributes::new(&point.attributes, &mut self.scratch);
+        let Some(slot) = self.slot(resource, name, &attributes, cardinality) else {
             return;
         };
         self.gauge(slot, point.time_unix_nano, number(point));
@@ -180,7 +182,8 @@ impl PartitionState {
             extra: None,
             kind: SeriesKind::Counter,
         };
-        let Some(slot) = self.slot(resource, name, &point.attributes, cardinality) else {
+        let attributes = PointAttributes::new(&point.attributes, &mut self.scratch);
+        let Some(slot) = self.slot(resource, name, &attributes, cardinality) else {
             return;
         };
         let (start, time, value) = (
@@ -258,7 +261,7 @@ impl PartitionState {
             max: point.max,
             shape,
         };
-        let attributes = &point.attributes;
+        let attributes = &PointAttributes::new(&point.attributes, &mut self.scratch);
         self.histogram(
             resource,
             metric,
@@ -322,10 +325,11 @@ impl PartitionState {
                 counts: positive.bucket_counts.clone(),
             },
         };
+        let attributes = PointAttributes::new(&point.attributes, &mut self.scratch);
         self.histogram(
             resource,
             metric,
-            &point.attributes,
+            &attributes,
             &histogram,
             cumulative,
             cardinality,
@@ -337,7 +341,7 @@ impl PartitionState {
         &mut self,
         resource: &mut ResourceContext<'_>,
         metric: &str,
-        attributes: &[KeyValue],
+        attributes: &PointAttributes<'_>,
         point: &HistogramPoint,
         cumulative: bool,
         cardinality: &Cardinality,
@@ -375,7 +379,7 @@ impl PartitionState {
         &mut self,
         resource: &mut ResourceContext<'_>,
         name: SeriesName<'_>,
-        attributes: &[KeyValue],
+        attributes: &PointAttributes<'_>,
         point: &HistogramPoint,
         value: f64,
         cumulative: bool,
@@ -442,6 +446,7 @@ impl PartitionState {
         if no_value(point.flags) {
             return;
         }
+        let attributes = PointAttributes::new(&point.attributes, &mut self.scratch);
         for quantile in &point.quantile_values {
             let name = SeriesName {
                 metric,
@@ -449,7 +454,7 @@ impl PartitionState {
                 extra: Some(("quantile", quantile.quantile)),
                 kind: SeriesKind::Gauge,
             };
-            if let Some(slot) = self.slot(resource, name, &point.attributes, cardinality) {
+            if let Some(slot) = self.slot(resource, name, &attributes, cardinality) {
                 self.gauge(slot, point.time_unix_nano, quantile.value);
             }
         }
@@ -461,7 +466,7 @@ impl PartitionState {
                 extra: None,
                 kind: SeriesKind::Counter,
             };
-            if let Some(slot) = self.slot(resource, name, &point.attributes, cardinality) {
+            if let Some(slot) = self.slot(resource, name, &attributes, cardinality) {
                 self.cumulative_counter(
                     slot,
                     point.start_time_unix_nano,

@@ -1,10 +1,11 @@
 //! The series a worker knows: their keys, their counter state, and a fast
 //! way from an OTLP point to its series.
 //!
-//! Finding a point's series must not allocate in the common case: a point
-//! is hashed (128-bit xxh3) from its resource's digest, the metric name,
-//! the derived-series suffix and its attributes as they arrive, and the
-//! hash maps to a slot. Only a hash never seen builds the point's
+//! Finding a point's series must not allocate in the common case: the
+//! resource's attributes and each point's attributes are digested once
+//! (128-bit xxh3 over their bytes as they arrive), a series' hash is the
+//! digest of those two digests, the metric name and the derived-series
+//! suffix, and the hash maps to a slot. Only a hash never seen builds the point's
 //! [`Labels`]; if another hash already made the same series (attributes in
 //! another order, an int and a string with the same text), the new hash
 //! becomes an alias of that slot.
@@ -16,7 +17,7 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValueKind;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
 use rustc_hash::FxBuildHasher;
 use serde::{Deserialize, Serialize};
-use xxhash_rust::xxh3::Xxh3;
+use xxhash_rust::xxh3::xxh3_128;
 
 use crate::labels::{Labels, label_name};
 use crate::metrics::cardinality::{Cardinality, Refusal};
@@ -147,20 +148,39 @@ pub(super) struct ResourceContext<'a> {
 
 impl<'a> ResourceContext<'a> {
     pub fn new(tenant: &'a str, attributes: &'a [KeyValue]) -> ResourceContext<'a> {
-        let mut hasher = Xxh3::new();
-        hasher.update(tenant.as_bytes());
-        hasher.update(&[0xff]);
-        hash_attributes(&mut hasher, attributes);
+        let mut bytes = Vec::with_capacity(256);
+        bytes.extend_from_slice(tenant.as_bytes());
+        bytes.push(0xff);
+        write_attributes(&mut bytes, attributes);
         ResourceContext {
             tenant,
             attributes,
-            digest: hasher.digest128(),
+            digest: xxh3_128(&bytes),
             labels: None,
         }
     }
 
     fn labels(&mut self) -> &[(String, String)] {
         self.labels.get_or_insert_with(|| pairs(self.attributes))
+    }
+}
+
+/// A point's attributes with their digest, computed once for every series
+/// the point feeds.
+pub(super) struct PointAttributes<'a> {
+    pub attributes: &'a [KeyValue],
+    digest: u128,
+}
+
+impl<'a> PointAttributes<'a> {
+    /// Digests `attributes`, using `scratch` as the buffer.
+    pub fn new(attributes: &'a [KeyValue], scratch: &mut Vec<u8>) -> PointAttributes<'a> {
+        scratch.clear();
+        write_attributes(scratch, attributes);
+        PointAttributes {
+            attributes,
+            digest: xxh3_128(scratch),
+        }
     }
 }
 
@@ -207,16 +227,16 @@ impl SeriesTable {
         &mut self,
         resource: &mut ResourceContext<'_>,
         name: SeriesName<'_>,
-        attributes: &[KeyValue],
+        point: &PointAttributes<'_>,
         cardinality: &Cardinality,
     ) -> Result<Slot, Refusal> {
-        let hash = point_hash(resource.digest, name, attributes);
+        let hash = series_hash(resource.digest, name, point.digest);
         if let Some(&slot) = self.by_hash.get(&hash) {
             return Ok(slot);
         }
         let key = Arc::new(SeriesKey {
             tenant: resource.tenant.to_owned(),
-            labels: series_labels(resource.labels(), name, attributes),
+            labels: series_labels(resource.labels(), name, point.attributes),
             kind: name.kind,
         });
         if let Some(&slot) = self.by_key.get(&key) {
@@ -278,44 +298,55 @@ impl SeriesTable {
     }
 }
 
-fn point_hash(resource_digest: u128, name: SeriesName<'_>, attributes: &[KeyValue]) -> u128 {
-    let mut hasher = Xxh3::new();
-    hasher.update(&resource_digest.to_le_bytes());
-    hasher.update(name.metric.as_bytes());
-    hasher.update(&[0xfe]);
-    hasher.update(name.suffix.as_bytes());
-    hasher.update(&[name.kind.code()]);
+fn series_hash(resource: u128, name: SeriesName<'_>, point: u128) -> u128 {
+    let mut bytes = [0u8; 256];
+    let mut at = 0;
+    let mut put = |part: &[u8]| {
+        let end = (at + part.len()).min(bytes.len());
+        bytes[at..end].copy_from_slice(&part[..end - at]);
+        at = end;
+    };
+    put(&resource.to_le_bytes());
+    put(&point.to_le_bytes());
+    put(&[name.kind.code()]);
     if let Some((label, value)) = name.extra {
-        hasher.update(label.as_bytes());
-        hasher.update(&value.to_bits().to_le_bytes());
+        put(&value.to_bits().to_le_bytes());
+        put(label.as_bytes());
     }
-    hash_attributes(&mut hasher, attributes);
-    hasher.digest128()
+    put(name.suffix.as_bytes());
+    put(&[0xfe]);
+    // A name longer than the buffer is hashed on its own and mixed in.
+    if name.metric.len() > 160 {
+        put(&xxh3_128(name.metric.as_bytes()).to_le_bytes());
+    } else {
+        put(name.metric.as_bytes());
+    }
+    xxh3_128(&bytes[..at])
 }
 
-fn hash_attributes(hasher: &mut Xxh3, attributes: &[KeyValue]) {
+fn write_attributes(out: &mut Vec<u8>, attributes: &[KeyValue]) {
     for attribute in attributes {
-        hasher.update(attribute.key.as_bytes());
-        hasher.update(&[0xfd]);
-        hash_value(hasher, attribute.value.as_ref());
-        hasher.update(&[0xfc]);
+        out.extend_from_slice(attribute.key.as_bytes());
+        out.push(0xfd);
+        write_value(out, attribute.value.as_ref());
+        out.push(0xfc);
     }
 }
 
-fn hash_value(hasher: &mut Xxh3, value: Option<&AnyValue>) {
+fn write_value(out: &mut Vec<u8>, value: Option<&AnyValue>) {
     match value.and_then(|v| v.value.as_ref()) {
-        Some(AnyValueKind::StringValue(s)) => hasher.update(s.as_bytes()),
-        Some(AnyValueKind::BoolValue(b)) => hasher.update(&[1, u8::from(*b)]),
+        Some(AnyValueKind::StringValue(s)) => out.extend_from_slice(s.as_bytes()),
+        Some(AnyValueKind::BoolValue(b)) => out.extend_from_slice(&[1, u8::from(*b)]),
         Some(AnyValueKind::IntValue(i)) => {
-            hasher.update(&[2]);
-            hasher.update(&i.to_le_bytes());
+            out.push(2);
+            out.extend_from_slice(&i.to_le_bytes());
         }
         Some(AnyValueKind::DoubleValue(d)) => {
-            hasher.update(&[3]);
-            hasher.update(&d.to_bits().to_le_bytes());
+            out.push(3);
+            out.extend_from_slice(&d.to_bits().to_le_bytes());
         }
-        // Rare in metric attributes: hash their label text.
-        Some(_) => hasher.update(label_value(value).as_bytes()),
+        // Rare in metric attributes: their label text.
+        Some(_) => out.extend_from_slice(label_value(value).as_bytes()),
         None => {}
     }
 }
@@ -424,13 +455,14 @@ mod tests {
         let resource = [kv("service.name", AnyValueKind::StringValue("api".into()))];
         let mut context = ResourceContext::new("t", &resource);
         let mut table = SeriesTable::default();
+        let mut scratch = Vec::new();
         let a = kv("a", AnyValueKind::IntValue(1));
         let b = kv("b", AnyValueKind::StringValue("x".into()));
         let first = table
             .resolve(
                 &mut context,
                 name("http.requests"),
-                &[a.clone(), b.clone()],
+                &PointAttributes::new(&[a.clone(), b.clone()], &mut scratch),
                 &cardinality,
             )
             .unwrap();
@@ -438,7 +470,7 @@ mod tests {
             .resolve(
                 &mut context,
                 name("http.requests"),
-                &[b, a.clone()],
+                &PointAttributes::new(&[b, a.clone()], &mut scratch),
                 &cardinality,
             )
             .unwrap();
@@ -447,7 +479,7 @@ mod tests {
             .resolve(
                 &mut context,
                 name("http.requests"),
-                &[as_text],
+                &PointAttributes::new(&[as_text], &mut scratch),
                 &cardinality,
             )
             .unwrap();
@@ -467,13 +499,15 @@ mod tests {
         let cardinality = Cardinality::new(CardinalityLimits::default());
         let mut context = ResourceContext::new("t", &[]);
         let mut table = SeriesTable::default();
+        let mut scratch = Vec::new();
+        let none = PointAttributes::new(&[], &mut scratch);
         let slot = table
-            .resolve(&mut context, name("x"), &[], &cardinality)
+            .resolve(&mut context, name("x"), &none, &cardinality)
             .unwrap();
         assert_eq!(table.evict_slots(&[slot]).len(), 1);
         assert_eq!(table.len(), 0);
         let again = table
-            .resolve(&mut context, name("y"), &[], &cardinality)
+            .resolve(&mut context, name("y"), &none, &cardinality)
             .unwrap();
         assert_eq!(again, slot);
     }
