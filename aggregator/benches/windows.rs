@@ -17,7 +17,7 @@ use aggregator::consumer::PartitionSink;
 use aggregator::metrics::cardinality::{Cardinality, CardinalityLimits};
 use aggregator::metrics::source::MetricMetadata;
 use aggregator::metrics::window::ClosedWindow;
-use aggregator::metrics::worker::{MetricsWorker, WindowConfig, WindowOutput};
+use aggregator::metrics::worker::{Mark, MetricsWorker, WindowConfig, WindowOutput};
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use log_core::Record;
@@ -44,13 +44,13 @@ const T0_MS: u64 = 1_699_999_200_000;
 struct NullOutput;
 
 impl WindowOutput for NullOutput {
-    fn recover_partition(&self, _: u32, _: u64) -> aggregator::Result<()> {
+    fn recover_partition(&self, _: u32, _: Mark) -> aggregator::Result<()> {
         Ok(())
     }
     fn publish(&self, _: u32, _: usize, windows: Vec<ClosedWindow>) {
         std::hint::black_box(windows);
     }
-    fn persist(&self, _: u32, _: u64) -> aggregator::Result<()> {
+    fn persist(&self, _: u32, _: Mark) -> aggregator::Result<()> {
         Ok(())
     }
     fn publish_metadata(&self, _: &str, _: Vec<MetricMetadata>) {}

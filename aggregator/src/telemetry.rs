@@ -12,6 +12,7 @@ pub const METRIC_WINDOWS_CLOSED_TOTAL: &str = "weir_metric_windows_closed_total"
 pub const METRIC_DROPPED_POINTS_TOTAL: &str = "weir_metric_dropped_points_total";
 pub const METRIC_ACTIVE_SERIES: &str = "weir_metric_active_series";
 pub const METRIC_CHECKPOINT_SECONDS: &str = "weir_metric_checkpoint_duration_seconds";
+pub const METRIC_STORE_CORRUPT_FILES_TOTAL: &str = "weir_metric_store_corrupt_files_total";
 pub const LOG_QUERIES_TOTAL: &str = "weir_log_queries_total";
 pub const LOG_QUERY_SECONDS: &str = "weir_log_query_duration_seconds";
 
@@ -54,6 +55,10 @@ pub fn describe() {
         METRIC_CHECKPOINT_SECONDS,
         metrics::Unit::Seconds,
         "time to persist a partition's windows and write its checkpoint"
+    );
+    metrics::describe_counter!(
+        METRIC_STORE_CORRUPT_FILES_TOTAL,
+        "metric window store files that did not decode, moved aside as .corrupt"
     );
     metrics::describe_counter!(LOG_QUERIES_TOTAL, "log queries by API and outcome");
     metrics::describe_histogram!(

@@ -61,16 +61,28 @@ use crate::telemetry;
 /// How far past the wall clock a point may be stamped.
 pub const FUTURE_TOLERANCE_MS: i64 = 60_000;
 
+/// How far a partition's windows have got: the next offset to consume
+/// and how far tier-0 windows are closed. A worker's checkpoint records
+/// the mark its windows were persisted at; marks only grow, and two
+/// persists that store different windows have different marks (windows
+/// closing without a new record still move `closed_through_ms`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Mark {
+    pub next_offset: u64,
+    /// End of the newest closed tier-0 window; `i64::MIN` before any.
+    pub closed_through_ms: i64,
+}
+
 /// Where closed windows go: the window store, or a test's fake.
 pub trait WindowOutput: Send + Sync + 'static {
-    /// Forgets persisted windows of `partition` written after
-    /// `next_offset`, before the worker replays from there.
-    fn recover_partition(&self, partition: u32, next_offset: u64) -> Result<()>;
+    /// Forgets persisted windows of `partition` stored after `mark` (the
+    /// mark of the worker's checkpoint), before the worker replays.
+    fn recover_partition(&self, partition: u32, mark: Mark) -> Result<()>;
     /// Makes closed windows of `tier` visible to queries.
     fn publish(&self, partition: u32, tier: usize, windows: Vec<ClosedWindow>);
     /// Durably stores everything `partition` published, tagged with the
-    /// offset its checkpoint is about to record.
-    fn persist(&self, partition: u32, next_offset: u64) -> Result<()>;
+    /// mark its checkpoint is about to record.
+    fn persist(&self, partition: u32, mark: Mark) -> Result<()>;
     /// Metric metadata seen for `tenant`.
     fn publish_metadata(&self, tenant: &str, metadata: Vec<MetricMetadata>);
 }
@@ -226,7 +238,11 @@ impl MetricsWorker {
         let checkpoint_path = dir.join(format!("p{partition}.checkpoint"));
         let mut state = PartitionState::new(&config);
         let checkpointed = checkpoint::restore(&checkpoint_path, &mut state, &cardinality)?;
-        output.recover_partition(partition, checkpointed)?;
+        let mark = Mark {
+            next_offset: checkpointed,
+            closed_through_ms: state.tiers.closed_through_ms,
+        };
+        output.recover_partition(partition, mark)?;
         Ok(MetricsWorker {
             partition,
             config,
@@ -312,7 +328,11 @@ impl MetricsWorker {
 
     fn checkpoint(&mut self, next_offset: u64) -> Result<()> {
         self.evict_idle();
-        self.output.persist(self.partition, next_offset)?;
+        let mark = Mark {
+            next_offset,
+            closed_through_ms: self.state.tiers.closed_through_ms,
+        };
+        self.output.persist(self.partition, mark)?;
         checkpoint::write(&self.checkpoint_path, next_offset, &self.state)?;
         self.checkpointed = next_offset;
         self.last_checkpoint = Instant::now();

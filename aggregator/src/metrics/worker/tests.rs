@@ -34,7 +34,7 @@ struct FakeOutput {
 #[derive(Default)]
 struct FakeState {
     published: Vec<(usize, ClosedWindow)>,
-    persisted: Vec<(u64, usize, ClosedWindow)>,
+    persisted: Vec<(Mark, usize, ClosedWindow)>,
     metadata: Vec<MetricMetadata>,
 }
 
@@ -78,11 +78,9 @@ impl FakeOutput {
 }
 
 impl WindowOutput for FakeOutput {
-    fn recover_partition(&self, _partition: u32, next_offset: u64) -> Result<()> {
+    fn recover_partition(&self, _partition: u32, mark: Mark) -> Result<()> {
         let mut state = self.state.lock().unwrap();
-        state
-            .persisted
-            .retain(|(offset, _, _)| *offset <= next_offset);
+        state.persisted.retain(|(at, _, _)| *at <= mark);
         Ok(())
     }
 
@@ -93,14 +91,12 @@ impl WindowOutput for FakeOutput {
             .extend(windows.into_iter().map(|w| (tier, w)));
     }
 
-    fn persist(&self, _partition: u32, next_offset: u64) -> Result<()> {
+    fn persist(&self, _partition: u32, mark: Mark) -> Result<()> {
         let mut state = self.state.lock().unwrap();
         let published = std::mem::take(&mut state.published);
-        state.persisted.extend(
-            published
-                .into_iter()
-                .map(|(tier, w)| (next_offset, tier, w)),
-        );
+        state
+            .persisted
+            .extend(published.into_iter().map(|(tier, w)| (mark, tier, w)));
         Ok(())
     }
 

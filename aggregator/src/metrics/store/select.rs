@@ -1,0 +1,361 @@
+//! Reading the store: which tier a query reads, and the windows of the
+//! series it selects from the heads and the blocks of that tier.
+//!
+//! # Which tier
+//! A select reads the coarsest tier whose window is no longer than the
+//! resolution asked for and whose retention still reaches the start of
+//! the range; failing that, the finest tier whose retention reaches it;
+//! failing that, the coarsest tier (the longest history). A coarse tier's
+//! newest window closes later than a fine one's (a 1 h window at the end
+//! of its hour), so a query at coarse resolution sees the recent past up
+//! to its last closed window.
+//!
+//! Label queries (`series`, `label_names`, `label_values`) read every tier,
+//! each for the part of the range finer tiers no longer hold, so a label
+//! seen in the last minute and one seen last month are both found.
+//!
+//! # Selecting within a tier
+//! Heads are scanned (a few windows per series); blocks overlapping the
+//! range are read through the cache, and their label index narrows the
+//! series to check: each equality or regex matcher that rejects the empty
+//! value names the series that can match, and every candidate is then
+//! checked against all matchers.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tracing::error;
+
+use super::format::Decoded;
+use super::{WindowStore, files, read_window_file};
+use crate::error::{AggregatorError, Result};
+use crate::labels::{Labels, MatchOp, Matcher};
+use crate::metrics::source::{
+    MetricMetadata, SeriesSelect, SeriesSource, SeriesWindows, Window, WindowValue,
+};
+use crate::metrics::window::SeriesKey;
+use crate::query::Deadline;
+use crate::telemetry;
+
+type Found = BTreeMap<Labels, Vec<(i64, WindowValue)>>;
+
+impl WindowStore {
+    /// The tier a select of windows ending after `start_ms` at
+    /// `resolution_ms` reads (see the module doc).
+    pub fn tier_for(&self, start_ms: i64, resolution_ms: i64) -> usize {
+        let now = (self.clock)();
+        let holds = |tier: usize| {
+            now.saturating_sub(self.config.tiers[tier].retention.as_millis() as i64) <= start_ms
+        };
+        let tiers = &self.config.tiers;
+        (0..tiers.len())
+            .rev()
+            .find(|&t| tiers[t].window_ms <= resolution_ms && holds(t))
+            .or_else(|| (0..tiers.len()).find(|&t| holds(t)))
+            .unwrap_or(tiers.len() - 1)
+    }
+
+    /// Windows of `tier` ending in `(start_ms, end_ms]` of the matching
+    /// series of `tenant`, by labels.
+    fn collect(
+        &self,
+        tier: usize,
+        tenant: &str,
+        matchers: &[Matcher],
+        start_ms: i64,
+        end_ms: i64,
+        deadline: Option<Deadline>,
+    ) -> Result<Found> {
+        let span = self.span_ms(tier);
+        let mut from_heads = Vec::new();
+        let blocks: Vec<PathBuf> = {
+            let state = self.read();
+            let tier_state = &state.tiers[tier];
+            for head in tier_state.heads.values() {
+                head.select(tenant, matchers, start_ms, end_ms, &mut from_heads);
+            }
+            tier_state
+                .blocks
+                .range((start_ms.saturating_add(1), 0)..(end_ms.saturating_add(span), 0))
+                .map(|(_, b)| b.path.clone())
+                .collect()
+        };
+        let mut found: Found = BTreeMap::new();
+        for path in blocks {
+            if let Some(deadline) = deadline {
+                deadline.check()?;
+            }
+            let Some(block) = self.block(&path) else {
+                continue;
+            };
+            for index in matching(&block, tenant, matchers) {
+                let run = &block.runs[index];
+                let inside = run
+                    .windows
+                    .iter()
+                    .filter(|(end, _)| *end > start_ms && *end <= end_ms)
+                    .cloned();
+                let entry = found.entry(run.key.labels.clone()).or_default();
+                entry.extend(inside);
+                if entry.is_empty() {
+                    found.remove(&run.key.labels);
+                }
+            }
+        }
+        for run in from_heads {
+            found
+                .entry(run.key.labels.clone())
+                .or_default()
+                .extend(run.windows);
+        }
+        for windows in found.values_mut() {
+            windows.sort_by_key(|(end, _)| *end);
+            windows.dedup_by_key(|(end, _)| *end);
+        }
+        Ok(found)
+    }
+
+    /// A decoded block, from the cache or the file; `None` (reported) when
+    /// it is gone or corrupt.
+    fn block(&self, path: &PathBuf) -> Option<Arc<Decoded>> {
+        if let Some(block) = self.cache().get(path) {
+            return Some(block);
+        }
+        match read_window_file(path) {
+            Ok(decoded) => {
+                let decoded = Arc::new(decoded);
+                self.cache().insert(path.clone(), Arc::clone(&decoded));
+                Some(decoded)
+            }
+            // Retention deleted it since the list was taken.
+            Err(AggregatorError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                None
+            }
+            Err(e) => {
+                error!(path = %path.display(), error = %e, "a metric block is unreadable; moved aside");
+                files::quarantine(path);
+                metrics::counter!(telemetry::METRIC_STORE_CORRUPT_FILES_TOTAL).increment(1);
+                let mut state = self.write();
+                for tier in &mut state.tiers {
+                    tier.blocks.retain(|_, b| &b.path != path);
+                }
+                None
+            }
+        }
+    }
+
+    /// Label sets with a window in `(start_ms, end_ms]`, every tier read
+    /// for the part of the range the finer tiers no longer hold.
+    fn label_sets(
+        &self,
+        tenant: &str,
+        matchers: &[Matcher],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<BTreeSet<Labels>> {
+        let now = (self.clock)();
+        let mut out = BTreeSet::new();
+        let mut hi = end_ms;
+        for (tier, config) in self.config.tiers.iter().enumerate() {
+            let horizon = now.saturating_sub(config.retention.as_millis() as i64);
+            let lo = start_ms.max(horizon);
+            if lo < hi {
+                let found = self.collect(tier, tenant, matchers, lo, hi, None)?;
+                out.extend(found.into_keys());
+            }
+            hi = hi.min(horizon);
+            if hi <= start_ms {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Indexes of the runs of `block` for `tenant` that `matchers` select.
+fn matching(block: &Decoded, tenant: &str, matchers: &[Matcher]) -> Vec<usize> {
+    let mut candidates: Option<Vec<u32>> = None;
+    for matcher in matchers {
+        if matcher.matches_empty() {
+            continue;
+        }
+        let ids = match matcher.op {
+            MatchOp::Equal => postings(block, tenant, &matcher.name)
+                .find(|(value, _)| *value == matcher.value)
+                .map(|(_, ids)| ids.to_vec())
+                .unwrap_or_default(),
+            MatchOp::Regex | MatchOp::NotEqual | MatchOp::NotRegex => {
+                let mut ids: Vec<u32> = postings(block, tenant, &matcher.name)
+                    .filter(|(value, _)| matcher.matches(value))
+                    .flat_map(|(_, ids)| ids.iter().copied())
+                    .collect();
+                ids.sort_unstable();
+                ids.dedup();
+                ids
+            }
+        };
+        candidates = Some(match candidates {
+            None => ids,
+            Some(before) => intersect(&before, &ids),
+        });
+        if candidates.as_ref().is_some_and(Vec::is_empty) {
+            return Vec::new();
+        }
+    }
+    let check = |index: usize| {
+        let key: &SeriesKey = &block.runs[index].key;
+        key.tenant == tenant && key.labels.matches(matchers)
+    };
+    match candidates {
+        Some(ids) => ids
+            .into_iter()
+            .map(|id| id as usize)
+            .filter(|&i| check(i))
+            .collect(),
+        None => (0..block.runs.len()).filter(|&i| check(i)).collect(),
+    }
+}
+
+/// The (value, series) postings of one label name of a tenant.
+fn postings<'a>(
+    block: &'a Decoded,
+    tenant: &'a str,
+    name: &'a str,
+) -> impl Iterator<Item = (&'a str, &'a [u32])> + 'a {
+    let start = block
+        .postings
+        .partition_point(|(t, n, _, _)| (t.as_str(), n.as_str()) < (tenant, name));
+    block.postings[start..]
+        .iter()
+        .take_while(move |(t, n, _, _)| t == tenant && n == name)
+        .map(|(_, _, value, ids)| (value.as_str(), ids.as_slice()))
+}
+
+fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
+}
+
+fn too_many(limit: usize) -> AggregatorError {
+    AggregatorError::TooMany {
+        what: "series",
+        limit,
+    }
+}
+
+impl SeriesSource for WindowStore {
+    fn select(
+        &self,
+        select: &SeriesSelect,
+        max_series: usize,
+        deadline: Deadline,
+    ) -> Result<Vec<SeriesWindows>> {
+        deadline.check()?;
+        let tier = self.tier_for(select.start_ms, select.resolution_ms);
+        let window_ms = self.config.tiers[tier].window_ms;
+        let found = self.collect(
+            tier,
+            &select.tenant,
+            &select.matchers,
+            select.start_ms,
+            select.end_ms,
+            Some(deadline),
+        )?;
+        if found.len() > max_series {
+            return Err(too_many(max_series));
+        }
+        Ok(found
+            .into_iter()
+            .map(|(labels, windows)| SeriesWindows {
+                labels,
+                windows: windows
+                    .into_iter()
+                    .map(|(end_ms, value)| Window {
+                        start_ms: end_ms - window_ms,
+                        end_ms,
+                        value,
+                    })
+                    .collect(),
+            })
+            .collect())
+    }
+
+    fn window_ms(&self, select: &SeriesSelect) -> i64 {
+        self.config.tiers[self.tier_for(select.start_ms, select.resolution_ms)].window_ms
+    }
+
+    fn series(
+        &self,
+        tenant: &str,
+        matchers: &[Matcher],
+        start_ms: i64,
+        end_ms: i64,
+        max_series: usize,
+    ) -> Result<Vec<Labels>> {
+        let sets = self.label_sets(tenant, matchers, start_ms, end_ms)?;
+        if sets.len() > max_series {
+            return Err(too_many(max_series));
+        }
+        Ok(sets.into_iter().collect())
+    }
+
+    fn label_names(
+        &self,
+        tenant: &str,
+        matchers: &[Matcher],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<String>> {
+        let names: BTreeSet<String> = self
+            .label_sets(tenant, matchers, start_ms, end_ms)?
+            .iter()
+            .flat_map(|labels| labels.iter().map(|(n, _)| n.to_owned()).collect::<Vec<_>>())
+            .collect();
+        Ok(names.into_iter().collect())
+    }
+
+    fn label_values(
+        &self,
+        tenant: &str,
+        name: &str,
+        matchers: &[Matcher],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<String>> {
+        let values: BTreeSet<String> = self
+            .label_sets(tenant, matchers, start_ms, end_ms)?
+            .iter()
+            .filter_map(|labels| labels.get(name).map(str::to_owned))
+            .collect();
+        Ok(values.into_iter().collect())
+    }
+
+    fn metadata(&self, tenant: &str, name: Option<&str>) -> Result<Vec<MetricMetadata>> {
+        let state = self.read();
+        Ok(state
+            .metadata
+            .get(tenant)
+            .map(|metrics| {
+                metrics
+                    .values()
+                    .filter(|m| name.is_none_or(|n| m.name == n))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+}
