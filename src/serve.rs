@@ -23,10 +23,13 @@ use aggregator::consumer::{Consumer, ConsumerConfig};
 use aggregator::logs::indexer::PartitionIndexer;
 use aggregator::logs::search::LogSearch;
 use aggregator::logs::store::LogStore;
+use aggregator::metrics::cardinality::Cardinality;
+use aggregator::metrics::store::{StoreConfig, TierConfig, WindowStore};
+use aggregator::metrics::worker::{MetricsWorker, WindowOutput};
 use anyhow::Context;
 use dashboards::Tenancy;
 use ingest::{Auth, Pipeline};
-use log_core::{Log, OTLP_LOGS, OpenMode, RecoveryReport};
+use log_core::{Log, OTLP_LOGS, OTLP_METRICS, OpenMode, RecoveryReport};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::{error, info};
@@ -55,6 +58,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         .await
         .context("the task opening the log index failed")?
         .context("open the log index")?;
+    let windows = open_window_store(&settings).await?;
     let search = Arc::new(LogSearch::new(Arc::clone(&store), settings.query));
     let logs_api = dashboards::LogsState::new(
         Arc::clone(&search),
@@ -103,7 +107,9 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         .context("the task starting the log indexers failed")?
         .context("start the log indexers")?
     };
+    let metric_workers = start_metric_workers(&settings, &log, &windows).await?;
     let retention = tokio::spawn(index_retention(Arc::clone(&store), stopped()));
+    let window_retention = tokio::spawn(window_retention(Arc::clone(&windows), stopped()));
 
     let pipeline = Arc::new(Pipeline::new(
         Arc::clone(&log),
@@ -157,7 +163,15 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     {
         error!(error = %e, "a log indexer failed");
     }
+    // Metric workers persist their windows and checkpoint.
+    if let Err(e) = tokio::task::spawn_blocking(move || metric_workers.stop())
+        .await
+        .context("the task stopping the metric workers failed")?
+    {
+        error!(error = %e, "a metric worker failed");
+    }
     let _ = retention.await;
+    let _ = window_retention.await;
     tokio::task::spawn_blocking(move || log.close())
         .await
         .context("the task closing the log failed")?
@@ -167,6 +181,85 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     }
     info!("stopped");
     Ok(())
+}
+
+/// Opens the metric window store under `<data_dir>/metrics/windows`.
+async fn open_window_store(settings: &Settings) -> anyhow::Result<Arc<WindowStore>> {
+    let root = settings.data_dir.join("metrics").join("windows");
+    let config = StoreConfig {
+        tiers: settings
+            .metrics
+            .tiers
+            .iter()
+            .map(|(window, retention)| TierConfig {
+                window_ms: window.as_millis() as i64,
+                retention: *retention,
+            })
+            .collect(),
+        cache_bytes: settings.metrics.cache_bytes,
+    };
+    tokio::task::spawn_blocking(move || WindowStore::open(&root, config))
+        .await
+        .context("the task opening the metric window store failed")?
+        .context("open the metric window store")
+}
+
+/// Starts one metric worker per `otlp_metrics` partition, each resuming
+/// at its checkpoint under `<data_dir>/metrics/checkpoints`.
+async fn start_metric_workers(
+    settings: &Settings,
+    log: &Arc<Log>,
+    windows: &Arc<WindowStore>,
+) -> anyhow::Result<Consumer> {
+    let checkpoints = settings.data_dir.join("metrics").join("checkpoints");
+    std::fs::create_dir_all(&checkpoints)
+        .with_context(|| format!("create {}", checkpoints.display()))?;
+    let window_config = settings.metrics.window.clone();
+    let cardinality = Arc::new(Cardinality::new(settings.metrics.cardinality));
+    let output: Arc<dyn WindowOutput> = Arc::clone(windows) as Arc<dyn WindowOutput>;
+    let log = Arc::clone(log);
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        Consumer::start(
+            log,
+            OTLP_METRICS,
+            ConsumerConfig::default(),
+            runtime,
+            |partition| {
+                MetricsWorker::open(
+                    partition,
+                    checkpoints.clone(),
+                    window_config.clone(),
+                    Arc::clone(&output),
+                    Arc::clone(&cardinality),
+                )
+            },
+        )
+    })
+    .await
+    .context("the task starting the metric workers failed")?
+    .context("start the metric workers")
+}
+
+/// How often expired blocks of the metric window store are deleted.
+const WINDOW_RETENTION_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Deletes expired metric blocks until `stopped` completes.
+async fn window_retention(store: Arc<WindowStore>, stopped: impl Future<Output = ()>) {
+    let mut tick = tokio::time::interval(WINDOW_RETENTION_INTERVAL);
+    tokio::pin!(stopped);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = &mut stopped => return,
+        }
+        let store = Arc::clone(&store);
+        match tokio::task::spawn_blocking(move || store.apply_retention()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => error!(error = %e, "metric window retention failed"),
+            Err(e) => error!(error = %e, "the metric window retention task failed"),
+        }
+    }
 }
 
 /// How often expired splits of the log index are deleted.
