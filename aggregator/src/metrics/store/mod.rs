@@ -30,8 +30,11 @@
 //! published again by the replay) and the head is reloaded from the
 //! chunks that remain. Blocks are cut only from chunks that an earlier
 //! persist call preceded, hence from windows a checkpoint already covers,
-//! so a block is never ahead of a checkpoint that survives; one ahead of
-//! a deleted or older checkpoint is deleted like a chunk.
+//! so a block is never ahead of the checkpoint a crash leaves. A deleted
+//! checkpoint (mark zero) deletes every file of the partition, and the
+//! windows are rebuilt from what the log still holds. A checkpoint file
+//! put back from an older copy is not supported: blocks cut since then
+//! hold windows it does not cover.
 //!
 //! # Crashes
 //! Every file is written to a temporary name, fsync'd and renamed; a

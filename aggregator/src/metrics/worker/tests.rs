@@ -578,3 +578,169 @@ fn a_corrupt_checkpoint_is_an_error_that_names_the_file() {
     .expect("a corrupt checkpoint is refused");
     assert!(error.to_string().contains("p0.checkpoint"), "{error}");
 }
+
+/// The window store in place of the fake: a worker that crashes — once
+/// between persisting its windows and writing its checkpoint, once with
+/// applied records never checkpointed — and replays, leaves the store with
+/// the same windows, in every tier, as an uninterrupted run, blocks
+/// included.
+#[test]
+fn restart_mid_stream_with_the_window_store_gives_the_same_windows() {
+    use crate::labels::{MatchOp, Matcher};
+    use crate::metrics::source::{SeriesSelect, SeriesSource};
+    use crate::metrics::store::{StoreConfig, TierConfig, WindowStore};
+    use crate::query::Deadline;
+
+    // Three hours of records, 5 s apart: spans of tier 0 (15 min) and of
+    // tier 1 (90 min) complete, so blocks are cut.
+    let records: Vec<Record> = (0..2_160u64)
+        .map(|i| {
+            let t = T0 + i * 5_000;
+            let (start, value) = if i < 1_000 {
+                (T0 - 500, (i * 3) as f64)
+            } else {
+                (T0 + 1_000 * 5_000 - 100, ((i - 1_000) * 2) as f64)
+            };
+            record(
+                i,
+                vec![
+                    counter(
+                        "requests",
+                        AggregationTemporality::Cumulative,
+                        vec![number(start, t, value)],
+                    ),
+                    gauge("temp", vec![number(0, t, (i % 17) as f64)]),
+                ],
+            )
+        })
+        .collect();
+    let config = WindowConfig::default();
+    let store_config = StoreConfig {
+        tiers: config
+            .tiers_ms
+            .iter()
+            .map(|&window_ms| TierConfig {
+                window_ms,
+                retention: std::time::Duration::from_secs(400 * 86_400),
+            })
+            .collect(),
+        cache_bytes: 16 << 20,
+    };
+    struct Node {
+        dir: tempfile::TempDir,
+        store: Arc<WindowStore>,
+        worker: MetricsWorker,
+    }
+    let open = |dir: tempfile::TempDir| {
+        let mut store =
+            WindowStore::open(&dir.path().join("windows"), store_config.clone()).unwrap();
+        store.set_clock(|| (T0 + 86_400_000) as i64);
+        let worker = MetricsWorker::open(
+            0,
+            dir.path().to_owned(),
+            WindowConfig::default(),
+            Arc::clone(&store) as Arc<dyn WindowOutput>,
+            Arc::new(Cardinality::new(CardinalityLimits::default())),
+        )
+        .unwrap();
+        Node { dir, store, worker }
+    };
+    let apply = |node: &mut Node, range: std::ops::Range<usize>| {
+        for chunk in records[range].chunks(60) {
+            node.worker.apply(chunk.to_vec()).unwrap();
+            node.worker
+                .checkpoint(chunk.last().unwrap().offset + 1)
+                .unwrap();
+        }
+    };
+    let finish = |node: &mut Node| {
+        let far = node.worker.state.tiers.watermark_ms + 10 * 3_600_000;
+        node.worker.advance(far);
+        node.worker.checkpoint(records.len() as u64).unwrap();
+    };
+    let windows = |store: &WindowStore| -> Vec<String> {
+        let mut out = Vec::new();
+        for (tier, &window_ms) in config.tiers_ms.iter().enumerate() {
+            let select = SeriesSelect {
+                tenant: log_core::appender::DEFAULT_TENANT.to_owned(),
+                matchers: vec![Matcher::new("__name__", MatchOp::Regex, ".+").unwrap()],
+                start_ms: T0 as i64 - 1,
+                end_ms: (T0 + 86_400_000) as i64,
+                resolution_ms: window_ms,
+            };
+            assert_eq!(store.tier_for(select.start_ms, window_ms), tier);
+            for series in store
+                .select(
+                    &select,
+                    100,
+                    Deadline::after(std::time::Duration::from_secs(10)),
+                )
+                .unwrap()
+            {
+                for w in series.windows {
+                    out.push(format!(
+                        "{tier} {} {} {:?}",
+                        series.labels, w.end_ms, w.value
+                    ));
+                }
+            }
+        }
+        out
+    };
+
+    let mut whole = open(tempfile::tempdir().unwrap());
+    apply(&mut whole, 0..records.len());
+    finish(&mut whole);
+    let expected = windows(&whole.store);
+    assert!(
+        whole.store.stats().blocks[0] >= 10,
+        "{:?}",
+        whole.store.stats()
+    );
+    assert!(
+        whole.store.stats().blocks[1] >= 1,
+        "{:?}",
+        whole.store.stats()
+    );
+
+    let mut node = open(tempfile::tempdir().unwrap());
+    apply(&mut node, 0..900);
+    // Persisted, but the crash came before the checkpoint was written:
+    // the checkpoint file is the one from before.
+    let checkpoint = node.dir.path().join("p0.checkpoint");
+    let saved = std::fs::read(&checkpoint).unwrap();
+    apply(&mut node, 900..960);
+    std::fs::write(&checkpoint, saved).unwrap();
+    let Node { dir, store, worker } = node;
+    drop((worker, store));
+    let mut node = open(dir);
+    assert_eq!(node.worker.start_offset(), 900);
+    apply(&mut node, 900..1_700);
+    // Applied and published, never checkpointed.
+    node.worker.apply(records[1_700..1_800].to_vec()).unwrap();
+    let Node { dir, store, worker } = node;
+    drop((worker, store));
+    let mut node = open(dir);
+    assert_eq!(node.worker.start_offset(), 1_700);
+    apply(&mut node, 1_700..records.len());
+    finish(&mut node);
+
+    assert!(expected.len() > 2_000, "{} windows", expected.len());
+    same_windows(&windows(&node.store), &expected);
+    // And once more from disk alone.
+    let Node { dir, store, worker } = node;
+    drop((worker, store));
+    let node = open(dir);
+    same_windows(&windows(&node.store), &expected);
+}
+
+/// Names the first window that differs, rather than printing thousands.
+fn same_windows(got: &[String], expected: &[String]) {
+    if let Some(i) = (0..got.len().min(expected.len())).find(|&i| got[i] != expected[i]) {
+        panic!(
+            "window {i} differs:\n  got      {}\n  expected {}",
+            got[i], expected[i]
+        );
+    }
+    assert_eq!(got.len(), expected.len(), "window counts differ");
+}
