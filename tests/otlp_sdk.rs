@@ -7,7 +7,9 @@
 //! description of what it sent; this test compares field by field. Before
 //! stopping the server it also searches the log index: every log record
 //! must be found by term, phrase, field, attribute and time range within
-//! 2 s of the SDK's acknowledged export. Its
+//! 2 s of the SDK's acknowledged export, and every metric must answer
+//! PromQL through the Prometheus-compatible API within two window
+//! lengths. Its
 //! peers come from `scripts/setup-interop` (the test fails, naming it, when
 //! they are missing).
 
@@ -101,6 +103,7 @@ fn interop(protocol: &str, compression: &str) {
     let sent: Value =
         serde_json::from_slice(&std::fs::read(&sent_path).expect("read sent.json")).unwrap();
     check_searchable(server.listen_address("http"), &sent, acknowledged);
+    check_metrics_queryable(server.listen_address("http"), acknowledged);
     let status = server.stop(libc::SIGTERM);
     assert_eq!(
         status.code(),
@@ -266,6 +269,84 @@ fn check_searchable(http: std::net::SocketAddr, sent: &Value, acknowledged: Inst
             std::thread::sleep(Duration::from_millis(50));
         };
         eprintln!("search {query:?}: found after {found:?}");
+    }
+}
+
+/// The default finest window: metrics are queryable within two of them.
+const WINDOW: Duration = Duration::from_secs(10);
+
+/// Every instrument the SDK sent answers PromQL through
+/// `/api/v1/query` with the value it exported, within two window lengths
+/// of the export's acknowledgement. The SDK exports once; its windows
+/// close when the partition has been quiet for a window plus the
+/// lateness and the watermark follows the wall clock.
+fn check_metrics_queryable(http: std::net::SocketAddr, acknowledged: Instant) {
+    let checks: [(&str, &[(&str, f64)]); 8] = [
+        ("interop_requests", &[("/a", 7.0), ("/b", 5.0)]),
+        ("interop_queue_depth", &[("jobs", 3.0)]),
+        ("interop_temperature", &[("lab", 22.25)]),
+        (
+            "interop_memory_used",
+            &[("heap", 1_500_000.0), ("stack", 250_000.0)],
+        ),
+        ("interop_latency_count", &[("/a", 5.0)]),
+        ("interop_latency_sum", &[("/a", 415.0)]),
+        (r#"interop_latency_bucket{le="+Inf"}"#, &[("/a", 5.0)]),
+        ("interop_payload_size_count", &[("zstd", 6.0)]),
+    ];
+    let url = format!("http://{http}/api/v1/query");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = reqwest::Client::new();
+    for (query, expected) in checks {
+        let found = loop {
+            let answer: Value = runtime.block_on(async {
+                let response = client
+                    .post(&url)
+                    .form(&[("query", query)])
+                    .send()
+                    .await
+                    .expect("query");
+                let status = response.status();
+                let text = response.text().await.unwrap();
+                assert!(status.is_success(), "query {query}: {status}: {text}");
+                serde_json::from_str(&text).unwrap()
+            });
+            assert_eq!(answer["data"]["resultType"], "vector", "{answer}");
+            // Each series is named by its one distinguishing attribute.
+            let mut got: Vec<(String, f64)> = answer["data"]["result"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|series| {
+                    let metric = &series["metric"];
+                    let name = ["route", "queue", "room", "pool", "codec"]
+                        .iter()
+                        .find_map(|label| metric[*label].as_str())
+                        .unwrap_or_default()
+                        .to_owned();
+                    let value: f64 = series["value"][1].as_str().unwrap().parse().unwrap();
+                    (name, value)
+                })
+                .collect();
+            got.sort_by(|a, b| a.0.cmp(&b.0));
+            let want: Vec<(String, f64)> = expected
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), *v))
+                .collect();
+            if got == want {
+                break acknowledged.elapsed();
+            }
+            assert!(
+                acknowledged.elapsed() < 2 * WINDOW,
+                "query {query:?} answered {got:?}, want {want:?}, {:?} after the acknowledgement",
+                acknowledged.elapsed()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        eprintln!("query {query:?}: answered after {found:?}");
     }
 }
 

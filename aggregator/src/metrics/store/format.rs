@@ -395,6 +395,69 @@ fn take_varint(bytes: &mut &[u8]) -> Result<u64, String> {
 
 #[cfg(test)]
 mod tests {
+    use super::tests_support::sample;
+    use super::*;
+
+    #[test]
+    fn a_window_file_reads_back_exactly() {
+        let runs = sample();
+        let decoded = decode(&encode(&runs)).unwrap();
+        assert_eq!(format!("{:?}", decoded.runs), format!("{runs:?}"));
+        let job: Vec<_> = decoded
+            .postings
+            .iter()
+            .filter(|(_, n, v, _)| n == "job" && v == "api")
+            .map(|(t, _, _, ids)| (t.as_str(), ids.clone()))
+            .collect();
+        assert_eq!(job, [("a", vec![0, 1]), ("b", vec![2])]);
+    }
+
+    #[test]
+    fn every_flipped_byte_is_reported_never_a_panic() {
+        let bytes = encode(&sample());
+        for at in 0..bytes.len() {
+            let mut damaged = bytes.clone();
+            damaged[at] ^= 0x5a;
+            assert!(
+                decode(&damaged).is_err(),
+                "a flip at byte {at} went unnoticed"
+            );
+        }
+        for len in 0..bytes.len() {
+            assert!(
+                decode(&bytes[..len]).is_err(),
+                "a cut at {len} went unnoticed"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod fixture {
+    use super::tests_support::sample;
+    use super::*;
+
+    /// A window file as the first version of the format wrote it
+    /// (`WEIR_WRITE_FIXTURES=1` rewrites it; only ever do that for a new
+    /// version, keeping the old file beside it).
+    const V1: &[u8] = include_bytes!("fixtures/window-file-v1.wf");
+
+    #[test]
+    fn the_first_format_version_still_reads() {
+        if std::env::var_os("WEIR_WRITE_FIXTURES").is_some() {
+            let path = concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/src/metrics/store/fixtures/window-file-v1.wf"
+            );
+            std::fs::write(path, encode(&sample())).unwrap();
+        }
+        let decoded = decode(V1).unwrap();
+        assert_eq!(format!("{:?}", decoded.runs), format!("{:?}", sample()));
+    }
+}
+
+#[cfg(test)]
+mod tests_support {
     use super::*;
 
     fn key(tenant: &str, name: &str, kind: SeriesKind) -> Arc<SeriesKey> {
@@ -408,7 +471,7 @@ mod tests {
         })
     }
 
-    fn sample() -> Vec<Run> {
+    pub(super) fn sample() -> Vec<Run> {
         let mut distribution = Distribution::new(3);
         distribution.record(0.25, 3);
         distribution.record(1.5, 1);
@@ -457,38 +520,5 @@ mod tests {
                 )],
             },
         ]
-    }
-
-    #[test]
-    fn a_window_file_reads_back_exactly() {
-        let runs = sample();
-        let decoded = decode(&encode(&runs)).unwrap();
-        assert_eq!(format!("{:?}", decoded.runs), format!("{runs:?}"));
-        let job: Vec<_> = decoded
-            .postings
-            .iter()
-            .filter(|(_, n, v, _)| n == "job" && v == "api")
-            .map(|(t, _, _, ids)| (t.as_str(), ids.clone()))
-            .collect();
-        assert_eq!(job, [("a", vec![0, 1]), ("b", vec![2])]);
-    }
-
-    #[test]
-    fn every_flipped_byte_is_reported_never_a_panic() {
-        let bytes = encode(&sample());
-        for at in 0..bytes.len() {
-            let mut damaged = bytes.clone();
-            damaged[at] ^= 0x5a;
-            assert!(
-                decode(&damaged).is_err(),
-                "a flip at byte {at} went unnoticed"
-            );
-        }
-        for len in 0..bytes.len() {
-            assert!(
-                decode(&bytes[..len]).is_err(),
-                "a cut at {len} went unnoticed"
-            );
-        }
     }
 }
