@@ -1,15 +1,17 @@
 //! `weir serve`: the appliance's lifecycle.
 //!
 //! Start: bind every listener (so a port conflict fails fast), open the log
-//! index, serve the HTTP API (`/health` answers, `/ready` says not yet,
+//! index and the metric window store, serve the HTTP API (`/health` answers, `/ready` says not yet,
 //! searches read what is indexed), open the log (taking its lock and
 //! recovering from an unclean stop), create the telemetry topics, start the
 //! log indexers (one per `otlp_logs` partition, each resuming at its
-//! checkpoint) and the OTLP receivers, and report readiness with the bound
+//! checkpoint), the metric workers (one per `otlp_metrics` partition,
+//! likewise) and the OTLP receivers, and report readiness with the bound
 //! addresses. Stop: when the shutdown future completes (SIGINT or SIGTERM
 //! in the binary), mark not ready, stop accepting requests and let the ones
 //! in progress finish (their appends become durable), stop the indexers
-//! (each commits what it indexed), then close the log, which syncs every
+//! (each commits what it indexed) and the metric workers (each persists
+//! its windows and checkpoints), then close the log, which syncs every
 //! partition and writes the clean-shutdown marker so the next start skips
 //! the CRC scan.
 
@@ -64,13 +66,18 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         Arc::clone(&search),
         Tenancy::new(settings.ingest.tokens.clone()),
     );
+    let metrics_api = dashboards::MetricsState::new(
+        Arc::clone(&windows) as Arc<dyn aggregator::metrics::source::SeriesSource>,
+        settings.query,
+        Tenancy::new(settings.ingest.tokens.clone()),
+    );
     let readiness = Readiness::default();
     let api = tokio::spawn(http::serve(
         api_listener,
         http::router(
             readiness.clone(),
             http::metrics_handle(),
-            dashboards::logs_router(logs_api),
+            dashboards::logs_router(logs_api).merge(dashboards::metrics_router(metrics_api)),
         ),
         stopped(),
     ));

@@ -1,7 +1,7 @@
 //! `dashboards`: the HTTP read API on `listen.http` — the native log
-//! search API and the Loki-compatible API (for Grafana's Loki data
-//! source). The web UI, the Prometheus-compatible API and the alert API
-//! join this router as they land.
+//! search API, the Loki-compatible API (for Grafana's Loki data source)
+//! and the Prometheus-compatible API (for Grafana's Prometheus data
+//! source). The web UI and the alert API join this router as they land.
 //!
 //! # Invariants
 //! - Every query runs on a blocking thread under the configured
@@ -15,6 +15,8 @@
 //! # Layout
 //! - [`logs_api`]: the native search API under `/api/v1/logs/`.
 //! - [`loki`]: `/loki/api/v1/...` with Loki's JSON shapes.
+//! - [`prometheus`]: `/api/v1/query`, `/api/v1/series`, ... with
+//!   Prometheus' JSON shapes.
 //! - [`params`]: query-string and form parameters, times and durations.
 //! - [`tenant`]: who a request is for.
 //! - [`error`]: errors and their status codes.
@@ -23,6 +25,7 @@ pub mod error;
 pub mod logs_api;
 pub mod loki;
 pub mod params;
+pub mod prometheus;
 pub mod tenant;
 
 use std::sync::Arc;
@@ -32,6 +35,7 @@ use aggregator::logs::search::LogSearch;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 
+pub use prometheus::MetricsState;
 pub use tenant::Tenancy;
 
 /// Largest request body (form-encoded queries); queries are short.
@@ -61,6 +65,13 @@ pub fn logs_router(state: LogsState) -> Router {
     Router::new()
         .merge(logs_api::router())
         .merge(loki::router())
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// The routes of the Prometheus-compatible API.
+pub fn metrics_router(state: MetricsState) -> Router {
+    prometheus::router()
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

@@ -95,5 +95,6 @@ mod tests;
 pub use engine::{
     DEFAULT_LOOKBACK_MS, DEFAULT_SUBQUERY_STEP_MS, MAX_POINTS_PER_SERIES, PromQlEngine,
 };
+pub use selector::selector_matchers;
 pub use syntax::parse;
 pub use value::{Sample, Series, Value};

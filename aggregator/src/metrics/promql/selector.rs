@@ -319,3 +319,27 @@ pub(crate) fn at_ms(at: &Option<AtModifier>, start_ms: i64, end_ms: i64) -> Opti
         }),
     }
 }
+
+/// The matcher sets of a series selector given as text (`match[]` of the
+/// Prometheus API): one, or one per `or` branch. Anything but a plain
+/// vector selector is refused, naming what it is.
+pub fn selector_matchers(text: &str) -> Result<Vec<Vec<Matcher>>> {
+    match crate::metrics::promql::parse(text)? {
+        Expr::VectorSelector(vs) => {
+            let sets = branches(&vs)?;
+            if sets
+                .iter()
+                .any(|set| set.iter().all(Matcher::matches_empty))
+            {
+                return Err(AggregatorError::BadRequest(format!(
+                    "match[] {text:?}: at least one matcher must not match the empty string"
+                )));
+            }
+            Ok(sets)
+        }
+        other => Err(AggregatorError::BadRequest(format!(
+            "match[] {text:?}: a series selector is expected, not a {} expression",
+            other.value_type()
+        ))),
+    }
+}
