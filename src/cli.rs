@@ -12,6 +12,8 @@
 //! weir logs [--server URL] [--token T] search QUERY [--since 1h] [--limit N] [--json]
 //! weir logs ... tail [QUERY] [--json]
 //! weir logs [--config FILE] [--data-dir DIR] reindex
+//! weir metrics [--server URL] [--token T] query PROMQL [--time T] [--range 1h [--step 1m] [--end T]] [--json]
+//! weir metrics ... series [MATCH...] [--since 1h] [--json]
 //! weir loadgen [--signal logs|metrics|traces] [--protocol grpc|http] [--endpoint URL]
 //!              [--rate N] [--concurrency N] [--batch-size N] [--duration D] [--requests N]
 //!              [--services N] [--series N] [--compression none|gzip] [--token T] [--seed S]
@@ -53,6 +55,8 @@ pub enum Command {
     },
     /// Search, tail and rebuild the log index
     Logs(LogsArgs),
+    /// Query a running server's metrics with PromQL
+    Metrics(MetricsArgs),
     /// Send OTLP logs, metrics or traces to a receiver and report throughput and latency
     ///
     /// Prints progress to stderr once per second and a report to stdout:
@@ -62,6 +66,66 @@ pub enum Command {
     /// requests by gRPC code or HTTP status. Failed requests are reported,
     /// not fatal; the exit code is 1 only if none was acknowledged.
     Loadgen(LoadgenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The server's HTTP API (default: the configured `listen.http` on loopback)
+    #[arg(long, value_name = "URL", global = true)]
+    pub server: Option<String>,
+    /// Bearer token, when the server requires one
+    #[arg(long, value_name = "TOKEN", global = true)]
+    pub token: Option<String>,
+    #[command(subcommand)]
+    pub command: MetricsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MetricsCommand {
+    /// Evaluate a PromQL query: instant by default, a range query with --range
+    ///
+    /// Prints one line per series (`{labels} value`), or for a range query
+    /// the labels and then one `time value` line per point. Examples:
+    /// `weir metrics query 'sum by (service_name) (rate(http_server_duration_count[5m]))'`,
+    /// `weir metrics query 'up' --range 1h --step 1m`.
+    Query(MetricsQueryArgs),
+    /// List the series matching selectors (all series of the range without one)
+    Series(MetricsSeriesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MetricsQueryArgs {
+    /// The PromQL query
+    pub query: String,
+    /// Evaluation time of an instant query: RFC 3339 or Unix seconds (default now)
+    #[arg(long, conflicts_with = "range")]
+    pub time: Option<String>,
+    /// Make it a range query over this long (`1h`, `30m`), ending at --end
+    #[arg(long)]
+    pub range: Option<String>,
+    /// Resolution of a range query (default: the range over 250 points, at least 1s)
+    #[arg(long, requires = "range")]
+    pub step: Option<String>,
+    /// End of a range query, Unix seconds (default now)
+    #[arg(long, requires = "range")]
+    pub end: Option<f64>,
+    /// Print the API's JSON answer
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MetricsSeriesArgs {
+    /// Series selectors (`http_requests_total{code="500"}`); none: every series
+    pub selectors: Vec<String>,
+    /// How far back to look (`15m`, `1h`, `7d`)
+    #[arg(long, default_value = "1h")]
+    pub since: String,
+    /// Print the API's JSON answer
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

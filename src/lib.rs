@@ -10,11 +10,14 @@
 //!   the read APIs of `dashboards`).
 //! - [`log_cmd`]: `weir log ...`, offline tools over a data dir.
 //! - [`logs_cmd`]: `weir logs ...`, search, tail and reindex the log index.
+//! - [`metrics_cmd`]: `weir metrics ...`, PromQL queries and series.
+//! - [`api_client`]: the HTTP client those commands share.
 //! - [`bench`]: `weir bench ...`, load benchmarks.
 //! - [`loadgen`]: `weir loadgen`, an OTLP load generator for ingest.
 //! - [`diagnostics`]: the process's own logging (tracing).
 //! - [`clock`]: wall-clock time in record timestamps.
 
+pub mod api_client;
 pub mod bench;
 pub mod cli;
 pub mod clock;
@@ -24,4 +27,5 @@ pub mod http;
 pub mod loadgen;
 pub mod log_cmd;
 pub mod logs_cmd;
+pub mod metrics_cmd;
 pub mod serve;

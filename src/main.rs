@@ -9,7 +9,7 @@ use weir::bench::logs::LogsBenchArgs;
 use weir::cli::{BenchCommand, Cli, Command, ConfigArgs};
 use weir::config::{ConfigError, Settings};
 use weir::loadgen::LoadgenArgs;
-use weir::{bench, diagnostics, loadgen, log_cmd, logs_cmd, serve};
+use weir::{bench, diagnostics, loadgen, log_cmd, logs_cmd, metrics_cmd, serve};
 
 /// A usage or configuration error (clap uses the same code for usage).
 const EXIT_CONFIG: u8 = 2;
@@ -21,6 +21,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve_command(&args),
         Command::Log(args) => log_cmd::run(args),
         Command::Logs(args) => logs_cmd::run(args),
+        Command::Metrics(args) => metrics_cmd::run(args),
         Command::Bench {
             command: BenchCommand::Log(args),
         } => bench_log(args),

@@ -45,7 +45,7 @@ pub fn run(args: LogsArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Where a local client reaches a listener bound to `address`.
-fn loopback(address: SocketAddr) -> SocketAddr {
+pub(crate) fn loopback(address: SocketAddr) -> SocketAddr {
     let mut address = address;
     if address.ip().is_unspecified() {
         address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());

@@ -3,8 +3,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
-use serde_json::Value;
+use anyhow::bail;
 
 use crate::cli::LogsSearchArgs;
 
@@ -25,24 +24,7 @@ pub fn run(server: &str, token: Option<&str>, args: &LogsSearchArgs) -> anyhow::
         form.push(("end", end.clone()));
     }
     let url = format!("{server}/api/v1/logs/search");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let (status, body) = runtime.block_on(async {
-        let mut request = reqwest::Client::new().post(&url).form(&form);
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let response = request
-            .send()
-            .await
-            .with_context(|| format!("cannot reach {url}; is `weir serve` running?"))?;
-        let status = response.status();
-        let body = response.text().await.context("read the answer")?;
-        anyhow::Ok((status, body))
-    })?;
-    let answer: Value = serde_json::from_str(&body)
-        .with_context(|| format!("{url} answered {status} with a body that is not JSON"))?;
+    let (status, answer) = crate::api_client::post_form(&url, token, &form)?;
     if !status.is_success() {
         bail!(
             "{}",

@@ -1,0 +1,34 @@
+//! The HTTP client side of the CLI commands that query a running server
+//! (`weir logs search`, `weir metrics ...`): one form-encoded request, its
+//! JSON answer.
+
+use anyhow::Context;
+use serde_json::Value;
+
+/// POSTs `form` to `url`, with `token` as a bearer token when given;
+/// returns the status and the JSON body.
+pub fn post_form(
+    url: &str,
+    token: Option<&str>,
+    form: &[(&str, String)],
+) -> anyhow::Result<(reqwest::StatusCode, Value)> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (status, body) = runtime.block_on(async {
+        let mut request = reqwest::Client::new().post(url).form(form);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {url}; is `weir serve` running?"))?;
+        let status = response.status();
+        let body = response.text().await.context("read the answer")?;
+        anyhow::Ok((status, body))
+    })?;
+    let answer: Value = serde_json::from_str(&body)
+        .with_context(|| format!("{url} answered {status} with a body that is not JSON"))?;
+    Ok((status, answer))
+}
