@@ -5,4 +5,5 @@
 pub mod log;
 pub mod logs;
 pub(crate) mod payload;
+pub mod remote_write;
 pub(crate) mod report;
