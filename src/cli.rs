@@ -9,6 +9,7 @@
 //! weir log ... check [--repair]
 //! weir bench log [--seconds S] [--rounds N] [--appenders 1,8,64] ...
 //! weir bench logs [--records N] [--partitions P] [--queries N] [--dir DIR] ...
+//! weir bench metrics [--points N] [--series N] [--hours H] [--victoria PATH] ...
 //! weir logs [--server URL] [--token T] search QUERY [--since 1h] [--limit N] [--json]
 //! weir logs ... tail [QUERY] [--json]
 //! weir logs [--config FILE] [--data-dir DIR] reindex
@@ -29,6 +30,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::bench::log::LogBenchArgs;
 use crate::bench::logs::LogsBenchArgs;
+use crate::bench::metrics::MetricsBenchArgs;
 use crate::loadgen::LoadgenArgs;
 
 #[derive(Debug, Parser)]
@@ -193,6 +195,8 @@ pub enum BenchCommand {
     Log(LogBenchArgs),
     /// Log indexing end to end (OTLP in -> searchable) against raw tantivy, and query latency
     Logs(LogsBenchArgs),
+    /// Metric points into windows end to end against the decode floor, PromQL over a day, VictoriaMetrics beside
+    Metrics(MetricsBenchArgs),
 }
 
 /// Where settings come from; shared by every command.

@@ -28,6 +28,9 @@ fn main() -> ExitCode {
         Command::Bench {
             command: BenchCommand::Logs(args),
         } => bench_logs(args),
+        Command::Bench {
+            command: BenchCommand::Metrics(args),
+        } => bench::metrics::run(args).map(|()| ExitCode::SUCCESS),
         Command::Loadgen(args) => loadgen_command(args),
     };
     match result {

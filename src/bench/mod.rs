@@ -4,6 +4,7 @@
 
 pub mod log;
 pub mod logs;
+pub mod metrics;
 pub(crate) mod payload;
 pub mod remote_write;
 pub(crate) mod report;

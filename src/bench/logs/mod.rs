@@ -63,6 +63,9 @@ use summary::*;
 
 use super::payload::Rng;
 use super::report;
+use super::report::{
+    cpu_seconds, dir_bytes, peak_rss_mib, remove_dir, thousands, thread_cpu_seconds,
+};
 use crate::loadgen::logs;
 use crate::loadgen::resource;
 use crate::loadgen::stamp::{Clock, Template};
