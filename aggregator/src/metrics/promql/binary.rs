@@ -18,7 +18,7 @@ use crate::error::{AggregatorError, Result};
 use crate::labels::Labels;
 
 use super::evaluator::{Evaluator, type_error};
-use super::value::{Elem, METRIC_NAME, Point, Val, drop_name, retain_labels, set_label};
+use super::value::{Elem, METRIC_NAME, Point, Val, drop_name, retain_labels, set_label, unique};
 
 /// Evaluates a binary expression at `t_ms`.
 pub(crate) fn eval<'a>(ev: &Evaluator<'a>, b: &BinaryExpr, t_ms: i64) -> Result<Val<'a>> {
@@ -122,7 +122,8 @@ fn vector_scalar<'a>(
         };
         out.push(Elem::float(labels, value));
     }
-    Ok(Val::Vector(out))
+    // Dropping `__name__` can leave two elements with one label set.
+    Ok(Val::Vector(unique(out)?))
 }
 
 /// The labels two elements are matched by.

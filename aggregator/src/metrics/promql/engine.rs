@@ -1,7 +1,7 @@
 //! The entry points: [`PromQlEngine::instant`] and [`PromQlEngine::range`].
 
 use std::cell::Cell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use promql_parser::parser::Expr;
@@ -15,7 +15,7 @@ use crate::query::{Deadline, QueryLimits};
 use super::evaluator::{Evaluator, sample};
 use super::selector::{FetchPlan, Selection, too_many};
 use super::syntax;
-use super::value::{Elem, Sample, Series, Val, Value};
+use super::value::{Elem, Sample, Series, Val, Value, unique};
 
 /// Prometheus' default `--query.lookback-delta`.
 pub const DEFAULT_LOOKBACK_MS: i64 = 5 * 60 * 1000;
@@ -242,19 +242,4 @@ impl PromQlEngine {
         too_many("series", out.len(), self.limits.max_series)?;
         Ok(out)
     }
-}
-
-/// Fails when two elements have the same labels, as Prometheus does (for
-/// example `rate({__name__=~"a|b"}[5m])` where only the names differ).
-fn unique(elems: Vec<Elem>) -> Result<Vec<Elem>> {
-    let mut seen: HashSet<&Labels> = HashSet::with_capacity(elems.len());
-    for e in &elems {
-        if !seen.insert(&e.labels) {
-            return Err(AggregatorError::BadRequest(format!(
-                "vector cannot contain metrics with the same labelset {}",
-                e.labels
-            )));
-        }
-    }
-    Ok(elems)
 }

@@ -11,7 +11,7 @@ use crate::metrics::source::{Window, WindowValue};
 use crate::query::Deadline;
 
 use super::selector::{Selection, at_ms, duration_ms, offset_ms, too_many};
-use super::value::{DistPoint, Elem, Point, RangeSeries, Val, drop_name};
+use super::value::{DistPoint, Elem, Point, RangeSeries, Val, drop_name, unique};
 use super::{aggregation, binary, functions};
 
 /// Series between two deadline checks in per-series loops.
@@ -42,7 +42,7 @@ impl<'a> Evaluator<'a> {
             Expr::Paren(p) => self.eval(&p.expr, t_ms),
             Expr::Unary(u) => match self.eval(&u.expr, t_ms)? {
                 Val::Scalar(v) => Ok(Val::Scalar(-v)),
-                Val::Vector(elems) => Ok(Val::Vector(
+                Val::Vector(elems) => Ok(Val::Vector(unique(
                     elems
                         .into_iter()
                         .filter_map(|e| {
@@ -50,7 +50,7 @@ impl<'a> Evaluator<'a> {
                             Some(Elem::float(drop_name(&e.labels), -v))
                         })
                         .collect(),
-                )),
+                )?)),
                 other => Err(type_error(
                     "unary minus",
                     "scalar or instant vector",

@@ -3,7 +3,8 @@
 //!
 //! Functions drop `__name__` from their results, but for
 //! `last_over_time`, `label_replace`, `label_join`, `sort` and
-//! `sort_desc`, as in Prometheus.
+//! `sort_desc`, as in Prometheus; a result holding one label set twice
+//! fails, as in Prometheus (`value::unique`).
 
 use promql_parser::parser::{Call, Expr};
 use regex::Regex;
@@ -14,7 +15,7 @@ use crate::labels::Labels;
 use super::aggregation::valid_label_name;
 use super::evaluator::{Evaluator, type_error};
 use super::selector::equality_labels;
-use super::value::{Elem, Point, Val, drop_name, set_label};
+use super::value::{Elem, Point, Val, drop_name, set_label, unique};
 use super::{histogram, range_functions};
 
 /// Evaluates a function call at `t_ms`.
@@ -45,7 +46,7 @@ pub(crate) fn eval<'a>(ev: &Evaluator<'a>, c: &Call, t_ms: i64) -> Result<Val<'a
                 Some(Elem { labels, point })
             })
             .collect();
-        return Ok(Val::Vector(out));
+        return Ok(Val::Vector(unique(out)?));
     }
     let vector = |i: usize| -> Result<Vec<Elem>> { ev.vector(arg(i)?, t_ms, name) };
     let scalar = |i: usize| -> Result<f64> { ev.scalar(arg(i)?, t_ms, name) };
@@ -129,7 +130,7 @@ pub(crate) fn eval<'a>(ev: &Evaluator<'a>, c: &Call, t_ms: i64) -> Result<Val<'a
             )));
         }
     };
-    Ok(Val::Vector(out))
+    Ok(Val::Vector(unique(out)?))
 }
 
 /// Applies `f` to each float element and drops `__name__`.

@@ -55,6 +55,14 @@
 //!   not. A single window in range is enough. A window longer than the
 //!   range counts whole, and `rate` then divides by the time the windows
 //!   cover rather than by the range.
+//!   `delta` of a counter is its increase too: where Prometheus' `delta`
+//!   is the raw difference of two samples (negative across a reset),
+//!   Weir's has the reset applied.
+//! - Range selectors and the lookback are left-open, `(t - r, t]`, as in
+//!   Prometheus 3. Prometheus 2 closes them, `[t - r, t]`: with samples
+//!   on window ends and a range that is a multiple of the window, it
+//!   holds one more sample, at exactly `t - r` (so `x[10s]` over 10 s
+//!   windows is one window here, two samples there).
 //! - Over gauge windows, `rate`/`increase` treat the windows' `last`
 //!   values as counter samples (resets detected, no extrapolation) and
 //!   `delta` is the newest `last` minus the oldest `last`, unextrapolated.

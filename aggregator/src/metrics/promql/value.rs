@@ -9,8 +9,10 @@
 //! result, or a float-only operation, is dropped.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::sync::Arc;
 
+use crate::error::{AggregatorError, Result};
 use crate::labels::Labels;
 use crate::metrics::distribution::Distribution;
 use crate::metrics::source::Window;
@@ -116,6 +118,27 @@ impl Val<'_> {
             Val::Range { .. } => "range vector",
         }
     }
+}
+
+/// Fails when two elements have the same labels, as Prometheus does for
+/// the output of every function, operator and the query itself: where
+/// only `__name__` told series apart (`rate({__name__=~"a|b"}[5m])`), or
+/// a `label_replace` erased what did. Checked per evaluation step, so
+/// series that never hold a sample at the same step do not collide.
+pub(crate) fn unique(elems: Vec<Elem>) -> Result<Vec<Elem>> {
+    if elems.len() < 2 {
+        return Ok(elems);
+    }
+    let mut seen: HashSet<&Labels> = HashSet::with_capacity(elems.len());
+    for e in &elems {
+        if !seen.insert(&e.labels) {
+            return Err(AggregatorError::BadRequest(format!(
+                "vector cannot contain metrics with the same labelset {}",
+                e.labels
+            )));
+        }
+    }
+    Ok(elems)
 }
 
 /// `labels` without `__name__`.

@@ -116,3 +116,59 @@ fn duplicate_labelsets_after_dropping_the_name_fail() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Prometheus refuses a duplicate label set at every function and
+/// operator, not only in the query's result: an aggregation over series
+/// that collided must not add them up.
+#[test]
+fn duplicate_labelsets_inside_an_expression_fail() {
+    let both = r#"{__name__=~"http_.*", instance="a"}"#;
+    for query in [
+        format!("sum(rate({both}[5m]))"),
+        format!("sum(max_over_time({both}[5m]))"),
+        format!("count({both} * 2)"),
+        format!("count(-{both})"),
+        format!("count(abs({both}))"),
+        // Each `label_replace` alone is unique; the outer one erases the
+        // last label telling `instance="a"` from `instance="b"` (job api).
+        r#"count(label_replace(label_replace(http_requests_total, "instance", "", "instance", ".*"), "method", "", "method", ".*"))"#.to_owned(),
+    ] {
+        match error(&query, T) {
+            crate::AggregatorError::BadRequest(m) => {
+                assert!(m.contains("same labelset"), "{query}: {m}")
+            }
+            other => panic!("{query}: {other:?}"),
+        }
+    }
+    // The selector itself keeps the names apart.
+    assert_eq!(one(&format!("count({both})"), T), 2.0);
+}
+
+/// The check is per evaluation step: series that differ only by name but
+/// never have a sample at the same step do not collide.
+#[test]
+fn series_that_never_meet_at_a_step_do_not_collide() {
+    let source = MemorySource::new(M);
+    for (name, minutes) in [("early", 1..=3), ("late", 6..=8)] {
+        source.insert(
+            TENANT,
+            labels(&[("__name__", name), ("k", "1")]),
+            minutes.map(|m| gauge_window(m * M, M, m as f64)),
+        );
+    }
+    let query = r#"sum(max_over_time({__name__=~"early|late"}[1m]))"#;
+    match engine(Arc::new(source))
+        .range(TENANT, query, M, 8 * M, M)
+        .unwrap()
+    {
+        Value::Matrix(series) => {
+            let points: Vec<(i64, f64)> = series.into_iter().flat_map(|s| s.points).collect();
+            let want: Vec<(i64, f64)> = [1, 2, 3, 6, 7, 8]
+                .iter()
+                .map(|&m| (m * M, m as f64))
+                .collect();
+            assert_eq!(points, want);
+        }
+        other => panic!("{other:?}"),
+    }
+}
