@@ -11,6 +11,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use rustc_hash::FxBuildHasher;
+
 use super::Run;
 use super::files::FileName;
 use crate::labels::Matcher;
@@ -18,7 +20,48 @@ use crate::metrics::source::WindowValue;
 use crate::metrics::window::SeriesKey;
 use crate::metrics::worker::Mark;
 
-pub(crate) type Windows = HashMap<Arc<SeriesKey>, Vec<(i64, WindowValue)>>;
+/// One series' windows in a head.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    pub key: Arc<SeriesKey>,
+    pub windows: Vec<(i64, WindowValue)>,
+}
+
+/// Windows by series, keyed by the address of the series' `Arc`: a
+/// worker shares one `Arc` per series with every window it closes, so
+/// publishing hashes a pointer rather than the labels (hashing labels
+/// was most of the cost of publishing). The same series can sit under
+/// two addresses (reloaded from a chunk, then published again); runs
+/// are merged by key whenever they are written out or read.
+pub(crate) type Windows = HashMap<usize, Entry, FxBuildHasher>;
+
+/// The windows of `key` in `map`, created empty on first use.
+pub(crate) fn windows_of(map: &mut Windows, key: Arc<SeriesKey>) -> &mut Vec<(i64, WindowValue)> {
+    &mut map
+        .entry(Arc::as_ptr(&key) as usize)
+        .or_insert_with(|| Entry {
+            key,
+            windows: Vec::new(),
+        })
+        .windows
+}
+
+/// Sorts runs by key and merges runs of the same series.
+fn merged(mut runs: Vec<Run>) -> Vec<Run> {
+    runs.sort_by(|a, b| a.key.cmp(&b.key));
+    let mut out: Vec<Run> = Vec::with_capacity(runs.len());
+    for run in runs {
+        match out.last_mut() {
+            Some(last) if last.key == run.key => {
+                last.windows.extend(run.windows);
+                last.windows.sort_by_key(|(end, _)| *end);
+                last.windows.dedup_by_key(|(end, _)| *end);
+            }
+            _ => out.push(run),
+        }
+    }
+    out
+}
 
 #[derive(Debug)]
 pub(crate) struct PartitionHead {
@@ -58,12 +101,12 @@ impl PartitionHead {
                 .collect();
             if let Some((end, _)) = windows.last() {
                 self.persisted_through_ms = self.persisted_through_ms.max(*end);
-                self.persisted.entry(run.key).or_default().extend(windows);
+                windows_of(&mut self.persisted, run.key).extend(windows);
             }
         }
-        for windows in self.persisted.values_mut() {
-            windows.sort_by_key(|(end, _)| *end);
-            windows.dedup_by_key(|(end, _)| *end);
+        for entry in self.persisted.values_mut() {
+            entry.windows.sort_by_key(|(end, _)| *end);
+            entry.windows.dedup_by_key(|(end, _)| *end);
         }
     }
 
@@ -73,7 +116,7 @@ impl PartitionHead {
         let mut ends: Vec<i64> = self
             .persisted
             .values()
-            .flat_map(|w| w.iter().map(|(end, _)| span_end(*end, span_ms)))
+            .flat_map(|e| e.windows.iter().map(|(end, _)| span_end(*end, span_ms)))
             .filter(|end| *end <= self.persisted_through_ms && *end > self.blocks_through_ms)
             .collect();
         ends.sort_unstable();
@@ -84,30 +127,30 @@ impl PartitionHead {
     /// Copies of the persisted windows ending in `(end - span, end]`, as
     /// sorted runs.
     pub fn span_runs(&self, end_ms: i64, span_ms: i64) -> Vec<Run> {
-        let mut runs: Vec<Run> = self
+        let runs: Vec<Run> = self
             .persisted
-            .iter()
-            .filter_map(|(key, windows)| {
-                let inside: Vec<_> = windows
+            .values()
+            .filter_map(|entry| {
+                let inside: Vec<_> = entry
+                    .windows
                     .iter()
                     .filter(|(end, _)| *end > end_ms - span_ms && *end <= end_ms)
                     .cloned()
                     .collect();
                 (!inside.is_empty()).then(|| Run {
-                    key: Arc::clone(key),
+                    key: Arc::clone(&entry.key),
                     windows: inside,
                 })
             })
             .collect();
-        runs.sort_by(|a, b| a.key.cmp(&b.key));
-        runs
+        merged(runs)
     }
 
     /// Drops persisted windows ending at or before `end_ms` (now in a block).
     pub fn drop_through(&mut self, end_ms: i64) {
-        self.persisted.retain(|_, windows| {
-            windows.retain(|(end, _)| *end > end_ms);
-            !windows.is_empty()
+        self.persisted.retain(|_, entry| {
+            entry.windows.retain(|(end, _)| *end > end_ms);
+            !entry.windows.is_empty()
         });
         self.blocks_through_ms = self.blocks_through_ms.max(end_ms);
     }
@@ -115,34 +158,33 @@ impl PartitionHead {
     /// Drops every window ending at or before `end_ms` (retention).
     pub fn expire(&mut self, end_ms: i64) {
         for map in [&mut self.pending, &mut self.persisted] {
-            map.retain(|_, windows| {
-                windows.retain(|(end, _)| *end > end_ms);
-                !windows.is_empty()
+            map.retain(|_, entry| {
+                entry.windows.retain(|(end, _)| *end > end_ms);
+                !entry.windows.is_empty()
             });
         }
     }
 
     /// `pending` as sorted runs.
     pub fn pending_runs(&self) -> Vec<Run> {
-        let mut runs: Vec<Run> = self
+        let runs: Vec<Run> = self
             .pending
-            .iter()
-            .map(|(key, windows)| Run {
-                key: Arc::clone(key),
-                windows: windows.clone(),
+            .values()
+            .map(|entry| Run {
+                key: Arc::clone(&entry.key),
+                windows: entry.windows.clone(),
             })
             .collect();
-        runs.sort_by(|a, b| a.key.cmp(&b.key));
-        runs
+        merged(runs)
     }
 
     /// Moves `pending` into `persisted`, now that a chunk holds it.
     pub fn commit_pending(&mut self) {
-        for (key, windows) in std::mem::take(&mut self.pending) {
-            if let Some((end, _)) = windows.last() {
+        for (_, entry) in std::mem::take(&mut self.pending) {
+            if let Some((end, _)) = entry.windows.last() {
                 self.persisted_through_ms = self.persisted_through_ms.max(*end);
             }
-            self.persisted.entry(key).or_default().extend(windows);
+            windows_of(&mut self.persisted, entry.key).extend(entry.windows);
         }
     }
 
@@ -157,7 +199,7 @@ impl PartitionHead {
         out: &mut Vec<Run>,
     ) {
         for map in [&self.persisted, &self.pending] {
-            for (key, windows) in map {
+            for Entry { key, windows } in map.values() {
                 if key.tenant != tenant || !key.labels.matches(matchers) {
                     continue;
                 }
@@ -181,7 +223,7 @@ impl PartitionHead {
         self.pending
             .values()
             .chain(self.persisted.values())
-            .map(Vec::len)
+            .map(|e| e.windows.len())
             .sum()
     }
 }

@@ -513,10 +513,7 @@ impl WindowOutput for WindowStore {
         let mut state = self.write();
         let head = state.tiers[tier].heads.entry(partition).or_default();
         for window in windows {
-            head.pending
-                .entry(window.series)
-                .or_default()
-                .push((window.end_ms, window.value));
+            head::windows_of(&mut head.pending, window.series).push((window.end_ms, window.value));
         }
     }
 
