@@ -18,6 +18,9 @@
 //!    requests. Done when every partition's worker has applied the
 //!    partition's last record (its next offset reaches the high
 //!    watermark); points/s is data points acknowledged over that time.
+//!    The run packs minutes of event time into a second, so workers
+//!    checkpoint every second (30 s in service): heads stay as small as
+//!    in service and chunks and blocks are written as they would be.
 //!    Memory per active series is the growth of the resident set over the
 //!    phase divided by the workers' series (an upper bound: the log's
 //!    buffers count too).
