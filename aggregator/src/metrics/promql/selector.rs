@@ -71,6 +71,9 @@ impl Selection {
         let (mut series, mut samples) = (0usize, 0usize);
         for (key, need) in needs {
             let mut found: Vec<SeriesWindows> = Vec::new();
+            // Only `or` branches can select a series twice.
+            let several = need.branches.len() > 1;
+            let mut seen: std::collections::HashSet<Labels> = Default::default();
             for branch in need.branches {
                 plan.deadline.check()?;
                 let select = SeriesSelect {
@@ -82,7 +85,7 @@ impl Selection {
                 };
                 let remaining = plan.limits.max_series.saturating_sub(series);
                 for s in plan.source.select(&select, remaining, plan.deadline)? {
-                    if found.iter().any(|f| f.labels == s.labels) {
+                    if several && !seen.insert(s.labels.clone()) {
                         continue;
                     }
                     series += 1;

@@ -203,15 +203,11 @@ impl PartitionHead {
                 if key.tenant != tenant || !key.labels.matches(matchers) {
                     continue;
                 }
-                let inside: Vec<_> = windows
-                    .iter()
-                    .filter(|(end, _)| *end > start_ms && *end <= end_ms)
-                    .cloned()
-                    .collect();
+                let inside = within(windows, start_ms, end_ms);
                 if !inside.is_empty() {
                     out.push(Run {
                         key: Arc::clone(key),
-                        windows: inside,
+                        windows: inside.to_vec(),
                     });
                 }
             }
@@ -226,6 +222,17 @@ impl PartitionHead {
             .map(|e| e.windows.len())
             .sum()
     }
+}
+
+/// The windows (ascending by end) ending in `(start_ms, end_ms]`.
+pub(crate) fn within(
+    windows: &[(i64, WindowValue)],
+    start_ms: i64,
+    end_ms: i64,
+) -> &[(i64, WindowValue)] {
+    let lo = windows.partition_point(|(end, _)| *end <= start_ms);
+    let hi = windows.partition_point(|(end, _)| *end <= end_ms);
+    &windows[lo..hi.max(lo)]
 }
 
 /// The end of the span of length `span_ms` holding a window ending at

@@ -91,15 +91,12 @@ impl WindowStore {
             };
             for index in matching(&block, tenant, matchers) {
                 let run = &block.runs[index];
-                let inside = run
-                    .windows
-                    .iter()
-                    .filter(|(end, _)| *end > start_ms && *end <= end_ms)
-                    .cloned();
-                let entry = found.entry(run.key.labels.clone()).or_default();
-                entry.extend(inside);
-                if entry.is_empty() {
-                    found.remove(&run.key.labels);
+                let inside = super::head::within(&run.windows, start_ms, end_ms);
+                if !inside.is_empty() {
+                    found
+                        .entry(run.key.labels.clone())
+                        .or_default()
+                        .extend_from_slice(inside);
                 }
             }
         }
