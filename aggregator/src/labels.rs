@@ -6,12 +6,15 @@
 //! as in Prometheus and Loki (`=~"a|b"` matches `a` or `b`, never `ab`).
 
 use std::fmt;
+use std::sync::Arc;
 
 use regex::Regex;
 
-/// A sorted set of label pairs, unique by name.
+/// A sorted set of label pairs, unique by name. Immutable and shared:
+/// a clone (every series, sample and group in a query holds one) is a
+/// reference count, not a copy of the strings.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Labels(Vec<(String, String)>);
+pub struct Labels(Arc<[(String, String)]>);
 
 impl Labels {
     /// Builds a set from pairs in any order; a later pair with the same name
@@ -29,7 +32,7 @@ impl Labels {
                 _ => unique.push(pair),
             }
         }
-        Labels(unique)
+        Labels(unique.into())
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -52,7 +55,7 @@ impl Labels {
     }
 
     pub fn into_pairs(self) -> Vec<(String, String)> {
-        self.0
+        self.0.to_vec()
     }
 
     /// Whether every matcher accepts this set (a missing label is "").

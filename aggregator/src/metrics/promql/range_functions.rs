@@ -28,6 +28,7 @@
 //! A subquery's points arrive as one-point gauge windows, so every
 //! function over a subquery sees exactly its points.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::metrics::distribution::Distribution;
@@ -82,7 +83,12 @@ pub(crate) fn is_range_function(name: &str) -> bool {
 pub(crate) fn apply(name: &str, windows: &[Window], range_ms: i64, phi: f64) -> Option<Point> {
     let newest = windows.last()?;
     let k = kind(newest);
-    let same: Vec<&Window> = windows.iter().filter(|w| kind(w) == k).collect();
+    // Nearly always every window is of one kind: borrow them.
+    let same: Cow<'_, [Window]> = if windows.iter().all(|w| kind(w) == k) {
+        Cow::Borrowed(windows)
+    } else {
+        windows.iter().filter(|w| kind(w) == k).cloned().collect()
+    };
     let seconds = range_ms as f64 / 1000.0;
     // Counter and histogram windows can be longer than a narrow range:
     // their whole delta is in it, so a rate is per the time they cover.
@@ -119,7 +125,7 @@ pub(crate) fn apply(name: &str, windows: &[Window], range_ms: i64, phi: f64) -> 
             (v.len() >= 2).then(|| Point::Float(v[v.len() - 1] - v[0]))
         }
         ("irate" | "idelta", Kind::Gauge | Kind::Counter) => {
-            let [.., a, b] = same.as_slice() else {
+            let [.., a, b] = &same[..] else {
                 return None;
             };
             let (va, vb) = (value(a)?, value(b)?);
@@ -230,7 +236,7 @@ fn value(w: &Window) -> Option<f64> {
     sample(w).float()
 }
 
-fn values(windows: &[&Window]) -> Vec<f64> {
+fn values(windows: &[Window]) -> Vec<f64> {
     windows.iter().filter_map(|w| value(w)).collect()
 }
 
@@ -257,7 +263,7 @@ fn gauge(w: &Window) -> (f64, f64, f64, f64) {
 }
 
 /// The observations of histogram windows, merged.
-fn merge(windows: &[&Window]) -> DistPoint {
+fn merge(windows: &[Window]) -> DistPoint {
     let mut distribution = Distribution::default();
     let (mut count, mut sum) = (0.0, 0.0);
     for w in windows {
