@@ -237,7 +237,7 @@ fn value(w: &Window) -> Option<f64> {
 }
 
 fn values(windows: &[Window]) -> Vec<f64> {
-    windows.iter().filter_map(|w| value(w)).collect()
+    windows.iter().filter_map(value).collect()
 }
 
 /// `(delta, total)` of a counter window.
