@@ -29,6 +29,7 @@
 //! - [`config`]: the routing file (route, receivers, inhibition).
 //! - [`engine`]: the running service that ties these together.
 //! - [`api`]: the JSON shapes of the HTTP API.
+//! - [`time`]: Prometheus durations and RFC 3339 timestamps.
 //! - [`clock`], [`error`].
 
 pub mod api;
@@ -48,6 +49,7 @@ pub mod rules;
 pub mod silence;
 pub mod store;
 pub mod template;
+pub mod time;
 
 pub use error::{AlertingError, Result};
 pub use model::{Alert, LabelSet, Notification};
