@@ -17,8 +17,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use serde::Deserialize;
-
 use super::group::RuleGroup;
 use super::outline::{Outline, Position};
 use super::rule::{AlertingRule, RecordingRule, Rule, RuleStatus, TemplateMap};
@@ -27,16 +25,18 @@ use super::{MAX_FILE_BYTES, MAX_GROUPS_PER_FILE, MAX_RULES_PER_GROUP};
 use crate::error::AlertingError;
 use crate::query::{Language, RuleQuerier};
 use crate::template::Template;
-use crate::time::prom_duration;
+use crate::time::parse_duration;
 
+mod names;
+mod raw;
 mod scalar;
+
+use names::{check_label_name, check_tenant, is_label_name, is_metric_name};
+use raw::{RawFile, RawGroup, RawRule};
 use scalar::Scalar;
 
 /// The tenant of a group without a `tenant` key.
 pub const DEFAULT_TENANT: &str = "default";
-
-/// Longest tenant id, as Mimir and Loki allow.
-const MAX_TENANT_LEN: usize = 150;
 
 /// One rule file to load: where it came from, its text, and the language
 /// of the list it was configured in.
@@ -45,53 +45,6 @@ pub struct RuleSource {
     pub path: String,
     pub text: String,
     pub language: Language,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFile {
-    #[serde(default)]
-    groups: Vec<RawGroup>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawGroup {
-    #[serde(default)]
-    name: String,
-    #[serde(default, with = "prom_duration::option")]
-    interval: Option<Duration>,
-    #[serde(default, with = "prom_duration::option")]
-    query_offset: Option<Duration>,
-    #[serde(default)]
-    limit: usize,
-    #[serde(default)]
-    labels: BTreeMap<String, Scalar>,
-    #[serde(default)]
-    rules: Vec<RawRule>,
-    #[serde(default)]
-    language: Option<Language>,
-    #[serde(default)]
-    tenant: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRule {
-    #[serde(default)]
-    record: Scalar,
-    #[serde(default)]
-    alert: Scalar,
-    #[serde(default)]
-    expr: Scalar,
-    #[serde(default, rename = "for", with = "prom_duration::option")]
-    hold: Option<Duration>,
-    #[serde(default, with = "prom_duration::option")]
-    keep_firing_for: Option<Duration>,
-    #[serde(default)]
-    labels: Option<BTreeMap<String, Scalar>>,
-    #[serde(default)]
-    annotations: Option<BTreeMap<String, Scalar>>,
 }
 
 /// Loads several files, collecting the problems of all of them.
@@ -156,7 +109,10 @@ pub fn load(
     let mut groups = Vec::new();
     for (g, group) in raw.groups.into_iter().enumerate() {
         if !group.name.is_empty() && !names.insert(group.name.clone()) {
-            let message = format!("groups[{g}]: group name {:?} is repeated in the same file", group.name);
+            let message = format!(
+                "groups[{g}]: group name {:?} is repeated in the same file",
+                group.name
+            );
             loader.error(loader.outline.group(g), message);
         }
         if let Some(loaded) = loader.group(g, group, default_language, default_interval) {
@@ -173,9 +129,7 @@ pub fn load(
 /// A serde_yaml_ng error at its own position, without the position
 /// repeated in the message.
 fn yaml_error(path: &str, error: &serde_yaml_ng::Error) -> AlertingError {
-    let (line, column) = error
-        .location()
-        .map_or((1, 1), |l| (l.line(), l.column()));
+    let (line, column) = error.location().map_or((1, 1), |l| (l.line(), l.column()));
     let text = error.to_string();
     let message = match text.rfind(" at line ") {
         Some(at) => text[..at].to_owned(),
@@ -193,8 +147,10 @@ struct Loader<'a> {
 
 impl Loader<'_> {
     fn error(&mut self, at: Position, message: String) {
-        self.errors
-            .push(AlertingError::invalid(format!("{}:{at}", self.path), message));
+        self.errors.push(AlertingError::invalid(
+            format!("{}:{at}", self.path),
+            message,
+        ));
     }
 
     fn group(
@@ -222,9 +178,18 @@ impl Loader<'_> {
             self.error(at, message);
             return None;
         }
+        let interval = self.duration(self.outline.group_key(g, "interval"), &here, raw.interval);
+        let query_offset = self.duration(
+            self.outline.group_key(g, "query_offset"),
+            &here,
+            raw.query_offset,
+        );
         let tenant = raw.tenant.unwrap_or_else(|| DEFAULT_TENANT.to_owned());
         if let Err(why) = check_tenant(&tenant) {
-            self.error(self.outline.group_key(g, "tenant"), format!("{here}: {why}"));
+            self.error(
+                self.outline.group_key(g, "tenant"),
+                format!("{here}: {why}"),
+            );
         }
         let mut labels = BTreeMap::new();
         for (name, value) in raw.labels {
@@ -253,11 +218,10 @@ impl Loader<'_> {
         Some(RuleGroup {
             name: raw.name,
             file: self.path.to_owned(),
-            interval: raw
-                .interval
+            interval: interval
                 .filter(|i| !i.is_zero())
                 .unwrap_or(default_interval),
-            query_offset: raw.query_offset.unwrap_or_default(),
+            query_offset: query_offset.unwrap_or_default(),
             language,
             tenant,
             limit: raw.limit,
@@ -280,8 +244,14 @@ impl Loader<'_> {
         };
         let at = self.outline.rule(g, r);
         match (record.is_empty(), alert.is_empty()) {
-            (false, false) => self.error(at, format!("{here}: only one of 'record' and 'alert' must be set")),
-            (true, true) => self.error(at, format!("{here}: one of 'record' or 'alert' must be set")),
+            (false, false) => self.error(
+                at,
+                format!("{here}: only one of 'record' and 'alert' must be set"),
+            ),
+            (true, true) => self.error(
+                at,
+                format!("{here}: one of 'record' or 'alert' must be set"),
+            ),
             _ => {}
         }
         let expr = raw.expr.0;
@@ -289,23 +259,44 @@ impl Loader<'_> {
         if expr.trim().is_empty() {
             self.error(at, format!("{here}: field 'expr' must be set in rule"));
         } else if let Err(why) = self.querier.check(cx.language, &expr) {
-            let message = format!("{here}: could not parse {} expression: {why}", cx.language.as_str());
+            let message = format!(
+                "{here}: could not parse {} expression: {why}",
+                cx.language.as_str()
+            );
             self.error(expr_at, message);
         }
+        let hold = self.duration(self.outline.rule_key(g, r, "for"), &here, raw.hold);
+        let keep_firing_for = self.duration(
+            self.outline.rule_key(g, r, "keep_firing_for"),
+            &here,
+            raw.keep_firing_for,
+        );
         let is_recording = !record.is_empty();
         if is_recording {
             if !is_metric_name(&record) {
                 let at = self.outline.rule_key(g, r, "record");
-                self.error(at, format!("{here}: invalid recording rule name {record:?}"));
+                self.error(
+                    at,
+                    format!("{here}: invalid recording rule name {record:?}"),
+                );
             }
             for (key, set) in [
-                ("for", raw.hold.is_some_and(|d| !d.is_zero())),
-                ("keep_firing_for", raw.keep_firing_for.is_some_and(|d| !d.is_zero())),
-                ("annotations", raw.annotations.as_ref().is_some_and(|a| !a.is_empty())),
+                ("for", hold.is_some_and(|d| !d.is_zero())),
+                (
+                    "keep_firing_for",
+                    keep_firing_for.is_some_and(|d| !d.is_zero()),
+                ),
+                (
+                    "annotations",
+                    raw.annotations.as_ref().is_some_and(|a| !a.is_empty()),
+                ),
             ] {
                 if set {
                     let at = self.outline.rule_key(g, r, key);
-                    self.error(at, format!("{here}: invalid field '{key}' in recording rule"));
+                    self.error(
+                        at,
+                        format!("{here}: invalid field '{key}' in recording rule"),
+                    );
                 }
             }
         }
@@ -315,7 +306,10 @@ impl Loader<'_> {
             if let Err(why) = check_label_name(&name) {
                 self.error(at, format!("{here}.labels: {why}"));
             } else if name == METRIC_NAME && !is_recording {
-                self.error(at, format!("{here}.labels: invalid label name {METRIC_NAME:?} in alerting rule"));
+                self.error(
+                    at,
+                    format!("{here}.labels: invalid label name {METRIC_NAME:?} in alerting rule"),
+                );
             }
             labels.insert(name, value.0);
         }
@@ -337,9 +331,12 @@ impl Loader<'_> {
             }));
         }
         for name in annotations.keys() {
-            if let Err(why) = check_label_name(name) {
+            if !is_label_name(name) {
                 let at = self.outline.rule_nested(g, r, "annotations", name);
-                self.error(at, format!("{here}.annotations: {}", why.replace("label", "annotation")));
+                self.error(
+                    at,
+                    format!("{here}.annotations: invalid annotation name {name:?}"),
+                );
             }
         }
         let labels = self.templates(cx, "labels", labels);
@@ -350,8 +347,8 @@ impl Loader<'_> {
         Some(Rule::Alerting(AlertingRule {
             name: alert,
             expr,
-            hold: raw.hold.unwrap_or_default(),
-            keep_firing_for: raw.keep_firing_for.unwrap_or_default(),
+            hold: hold.unwrap_or_default(),
+            keep_firing_for: keep_firing_for.unwrap_or_default(),
             labels,
             annotations,
             alerts: AlertTable::new(),
@@ -359,9 +356,28 @@ impl Loader<'_> {
         }))
     }
 
+    /// A Prometheus duration, if given; an error at `at` if invalid.
+    fn duration(&mut self, at: Position, here: &str, value: Scalar) -> Option<Duration> {
+        if value.0.is_empty() {
+            return None;
+        }
+        match parse_duration(&value.0) {
+            Ok(duration) => Some(duration),
+            Err(why) => {
+                self.error(at, format!("{here}: {why}"));
+                None
+            }
+        }
+    }
+
     /// Parses each value as a template named
     /// `groups[g].rules[r].<kind>.<name>`.
-    fn templates(&mut self, cx: &RuleContext<'_>, kind: &str, values: BTreeMap<String, String>) -> TemplateMap {
+    fn templates(
+        &mut self,
+        cx: &RuleContext<'_>,
+        kind: &str,
+        values: BTreeMap<String, String>,
+    ) -> TemplateMap {
         let mut entries = Vec::with_capacity(values.len());
         for (name, source) in values {
             let template_name = format!("groups[{}].rules[{}].{kind}.{name}", cx.g, cx.r);
@@ -382,46 +398,4 @@ struct RuleContext<'a> {
     r: usize,
     language: Language,
     group_labels: &'a BTreeMap<String, String>,
-}
-
-/// `[a-zA-Z_:][a-zA-Z0-9_:]*`.
-pub fn is_metric_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
-}
-
-/// `[a-zA-Z_][a-zA-Z0-9_]*`.
-pub fn check_label_name(name: &str) -> Result<(), String> {
-    let mut chars = name.chars();
-    let valid = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if valid {
-        Ok(())
-    } else {
-        Err(format!("invalid label name {name:?}"))
-    }
-}
-
-/// 1 to 150 of letters, digits and `!-_.*'()`, not `.` or `..`, as Mimir
-/// and Loki accept tenant ids.
-fn check_tenant(tenant: &str) -> Result<(), String> {
-    let valid = !tenant.is_empty()
-        && tenant.len() <= MAX_TENANT_LEN
-        && tenant != "."
-        && tenant != ".."
-        && tenant
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "!-_.*'()".contains(c));
-    if valid {
-        Ok(())
-    } else {
-        Err(format!(
-            "invalid tenant {tenant:?}: 1 to {MAX_TENANT_LEN} letters, digits or !-_.*'()"
-        ))
-    }
 }
