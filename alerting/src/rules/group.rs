@@ -164,11 +164,13 @@ impl RuleGroup {
 
     /// Every pending and firing alert of the group's alerting rules.
     pub fn active_alerts(&self) -> impl Iterator<Item = &ActiveAlert> {
-        self.rules.iter().flat_map(|rule| match rule {
-            Rule::Alerting(r) => Some(r.alerts.active()),
-            Rule::Recording(_) => None,
-        })
-        .flatten()
+        self.rules
+            .iter()
+            .flat_map(|rule| match rule {
+                Rule::Alerting(r) => Some(r.alerts.active()),
+                Rule::Recording(_) => None,
+            })
+            .flatten()
     }
 }
 
@@ -192,9 +194,7 @@ fn write(
 fn notification(alert: &ActiveAlert, expr: &str, ctx: &EvalContext<'_>) -> Alert {
     let mut labels = alert.labels.clone();
     for (name, value) in ctx.external_labels {
-        labels
-            .entry(name.clone())
-            .or_insert_with(|| value.clone());
+        labels.entry(name.clone()).or_insert_with(|| value.clone());
     }
     Alert {
         labels,

@@ -65,8 +65,12 @@ impl<'a> Outline<'a> {
             Some((at, column)) => items(&lines, at + 1, column)
                 .into_iter()
                 .map(|item| GroupItem {
-                    rules: match find_key(&lines, item.first..item.end, Some(item.key_column), "rules")
-                    {
+                    rules: match find_key(
+                        &lines,
+                        item.first..item.end,
+                        Some(item.key_column),
+                        "rules",
+                    ) {
                         Some((at, column)) => items(&lines, at + 1, column)
                             .into_iter()
                             .filter(|rule| rule.end <= item.end)
@@ -131,16 +135,24 @@ impl<'a> Outline<'a> {
     }
 
     fn key_in(&self, item: Item, key: &str) -> Position {
-        match find_key(&self.lines, item.first..item.end, Some(item.key_column), key) {
+        match find_key(
+            &self.lines,
+            item.first..item.end,
+            Some(item.key_column),
+            key,
+        ) {
             Some((at, column)) => position(&self.lines, at, column),
             None => position(&self.lines, item.first, item.key_column),
         }
     }
 
     fn nested_in(&self, item: Item, key: &str, nested: &str) -> Position {
-        let Some((at, column)) =
-            find_key(&self.lines, item.first..item.end, Some(item.key_column), key)
-        else {
+        let Some((at, column)) = find_key(
+            &self.lines,
+            item.first..item.end,
+            Some(item.key_column),
+            key,
+        ) else {
             return position(&self.lines, item.first, item.key_column);
         };
         let end = (at + 1..item.end)
@@ -205,11 +217,9 @@ fn find_key(
         }
         let rest = &line[start..];
         let bare = rest.strip_prefix(key);
-        let quoted = ["\"", "'"].iter().find_map(|q| {
-            rest.strip_prefix(q)?
-                .strip_prefix(key)?
-                .strip_prefix(q)
-        });
+        let quoted = ["\"", "'"]
+            .iter()
+            .find_map(|q| rest.strip_prefix(q)?.strip_prefix(key)?.strip_prefix(q));
         bare.or(quoted)
             .filter(|after| after.trim_start_matches(' ').starts_with(':'))
             .map(|_| (i, start))
@@ -258,4 +268,56 @@ fn items(lines: &[&str], from: usize, key_column: usize) -> Vec<Item> {
         last.end = last.end.min(end);
     }
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(line: usize, column: usize) -> Position {
+        Position { line, column }
+    }
+
+    #[test]
+    fn compact_and_indented_lists_are_both_found() {
+        let text = "\
+groups:
+- name: a
+  rules:
+  - alert: A
+    expr: up
+    # a comment
+    labels:
+      team: x
+  - record: r
+    expr: |
+      - not an item
+      sum(up)
+- name: b
+  interval: 1m
+  rules:
+      -   alert: B
+          labels: {}
+          expr: up
+";
+        let outline = Outline::scan(text);
+        assert_eq!(outline.group(0), at(2, 3));
+        assert_eq!(outline.rule(0, 0), at(4, 5));
+        assert_eq!(outline.rule_key(0, 0, "expr"), at(5, 5));
+        assert_eq!(outline.rule_nested(0, 0, "labels", "team"), at(8, 7));
+        assert_eq!(outline.rule(0, 1), at(9, 5));
+        assert_eq!(outline.rule_key(0, 1, "expr"), at(10, 5));
+        assert_eq!(outline.group_key(1, "interval"), at(14, 3));
+        assert_eq!(outline.rule(1, 0), at(16, 11));
+        assert_eq!(outline.rule_key(1, 0, "expr"), at(18, 11));
+        assert_eq!(outline.rule(1, 1), at(13, 3), "no such rule: its group");
+    }
+
+    #[test]
+    fn flow_style_falls_back_to_the_enclosing_item() {
+        let text = "groups:\n  - name: a\n    rules: [{alert: A, expr: up}]\n";
+        let outline = Outline::scan(text);
+        assert_eq!(outline.rule_key(0, 0, "expr"), at(2, 5));
+        assert_eq!(Outline::scan("{groups: []}").group(0), at(1, 1));
+    }
 }

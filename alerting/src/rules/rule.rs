@@ -134,9 +134,10 @@ impl AlertingRule {
         t_ms: i64,
         query_at_ms: i64,
     ) -> Result<Vec<QuerySample>, String> {
-        let samples = scope
-            .querier
-            .instant(scope.language, scope.tenant, &self.expr, query_at_ms)?;
+        let samples =
+            scope
+                .querier
+                .instant(scope.language, scope.tenant, &self.expr, query_at_ms)?;
         let timing = self.timing(scope.limit);
         let limit = timing.effective_limit();
         if samples.len() > limit {

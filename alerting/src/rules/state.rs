@@ -147,7 +147,8 @@ impl AlertTable {
                     alert.annotations = candidate.annotations.clone();
                 }
                 _ => {
-                    self.alerts.insert(labels.clone(), new_pending(t, candidate));
+                    self.alerts
+                        .insert(labels.clone(), new_pending(t, candidate));
                 }
             }
         }
