@@ -140,6 +140,18 @@ fn printf_verbs() {
 }
 
 #[test]
+fn exact_ties_round_to_even_as_go_does() {
+    assert_eq!(
+        render("{{ printf \"%.2f %.0f %.0f %.1e\" 0.125 2.5 0.5 1.25 }}"),
+        "0.12 2 0 1.2e+00"
+    );
+    assert_eq!(
+        render("{{ printf \"%.4g|%.2g|%g\" 12345.0 0.000125 1e-5 }}"),
+        "1.234e+04|0.00013|1e-05"
+    );
+}
+
+#[test]
 fn print_and_println() {
     assert_eq!(render("{{ print \"a\" \"b\" 1 2 \"c\" }}"), "ab1 2c");
     assert_eq!(render("{{ println \"a\" 1 }}"), "a 1\n");
