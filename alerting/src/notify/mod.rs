@@ -31,6 +31,8 @@ pub mod slack;
 pub mod transport;
 pub mod webhook;
 
+#[cfg(test)]
+mod tests;
 
 use std::time::Duration;
 
