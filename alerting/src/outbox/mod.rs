@@ -52,7 +52,7 @@
 //!   sees the previous attempt count and schedule, so it retries sooner.
 //!
 //! # Layout
-//! - [`config`]: [`OutboxConfig`].
+//! - [`config`]: the settings, [`OutboxConfig`].
 //! - [`entry`]: the stored records and the backoff schedule.
 //! - [`deliver`]: [`Deliver`] and the HTTP implementation.
 //! - [`history`]: attempts and views for the API.

@@ -77,7 +77,10 @@ pub(super) async fn enqueue(shared: &Arc<Shared>, notification: Notification) ->
         };
         let (mut fresh, mut skipped) = (Vec::new(), Vec::new());
         for id in ids {
-            if state.entries.contains_key(&entry_key(&notification.id, &id)) {
+            if state
+                .entries
+                .contains_key(&entry_key(&notification.id, &id))
+            {
                 continue;
             }
             let disabled = state.disabled.get(&id).map(|r| disabled_error(&r.error));
@@ -400,7 +403,11 @@ async fn disable(shared: &Arc<Shared>, integration: &Integration, error: &str, a
         state.disabled.insert(id.clone(), record.clone());
     }
     warn!(integration = %id, error, "endpoint answered 410 Gone; disabled until its configuration changes");
-    if let Err(error) = shared.state_topic.put(&disabled_key(&id), record.encode()).await {
+    if let Err(error) = shared
+        .state_topic
+        .put(&disabled_key(&id), record.encode())
+        .await
+    {
         warn!(integration = %id, %error, "disabled endpoint not stored; it is tried again after a restart");
     }
 }
