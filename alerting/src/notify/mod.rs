@@ -228,7 +228,7 @@ pub enum Outcome {
     Gone { error: String },
 }
 
-/// Builds HTTP clients for receivers (rustls with the `ring` provider and
+/// Builds HTTP clients for receivers (rustls with reqwest's provider and
 /// the platform's roots; plain http works too).
 pub fn client(timeout: Duration) -> reqwest::Client {
     transport::client(timeout)

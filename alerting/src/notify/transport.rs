@@ -1,5 +1,5 @@
-//! HTTP for receivers: the shared client (rustls with the `ring`
-//! provider and the platform's roots), one POST per attempt, and the
+//! HTTP for receivers: the shared client (reqwest's rustls with its
+//! default provider and the platform's roots), one POST per attempt, and the
 //! classification of its result into an [`Outcome`].
 //!
 //! Classification: 2xx delivered; network errors, timeouts, 408, 429 and
@@ -36,10 +36,6 @@ pub struct Request {
 /// unless the integration sets its own. Redirects are not followed: a
 /// receiver's configured URL must be the one that answers.
 pub fn client(timeout: Duration) -> reqwest::Client {
-    // reqwest is built without a bundled crypto provider; install ring as
-    // the process default. An error means one is installed already, which
-    // reqwest then uses.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let builder = || {
         reqwest::Client::builder()
             .timeout(timeout)
