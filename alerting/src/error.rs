@@ -11,6 +11,11 @@ pub enum AlertingError {
     #[error("{location}: {message}")]
     Invalid { location: String, message: String },
 
+    /// Several configuration problems at once (every problem of every
+    /// rule file), one per line.
+    #[error("{}", join(.0))]
+    Config(Vec<AlertingError>),
+
     /// A request to an API that cannot be served as asked (a bad matcher,
     /// a silence ending before it starts, an unknown id).
     #[error("bad request: {0}")]
@@ -53,4 +58,12 @@ impl AlertingError {
             source,
         }
     }
+}
+
+fn join(errors: &[AlertingError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
 }

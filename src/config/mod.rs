@@ -19,7 +19,9 @@
 //!   onto `log_core::TopicConfig`.
 //! - [`logs`]: `[logs]` (the log index) and `[query]` (query limits).
 //! - [`metrics`]: `[metrics]` (metric windows, tiers, cardinality limits).
+//! - [`alert`]: `[alerting]` (rule files, routing file, outbox, silences).
 
+mod alert;
 mod error;
 mod ingest;
 mod log;
@@ -36,6 +38,7 @@ use std::path::{Path, PathBuf};
 use log_core::{LogConfig, TopicConfig};
 use serde::Deserialize;
 
+pub use alert::{RawAlerting, RawSilences};
 pub use error::ConfigError;
 pub use ingest::{IngestSettings, RawIngest, RawToken};
 pub use log::RawLog;
@@ -57,6 +60,7 @@ pub struct RawConfig {
     pub logs: RawLogs,
     pub metrics: RawMetrics,
     pub query: RawQuery,
+    pub alerting: RawAlerting,
 }
 
 impl Default for RawConfig {
@@ -69,6 +73,7 @@ impl Default for RawConfig {
             logs: RawLogs::default(),
             metrics: RawMetrics::default(),
             query: RawQuery::default(),
+            alerting: RawAlerting::default(),
         }
     }
 }
@@ -117,6 +122,8 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     /// Bounds of every query.
     pub query: aggregator::query::QueryLimits,
+    /// Rules, routing, outbox and silences.
+    pub alerting: alerting::config::EngineConfig,
 }
 
 /// Validated listener addresses.
@@ -184,6 +191,7 @@ impl RawConfig {
             logs: self.logs.validate()?,
             metrics: self.metrics.validate()?,
             query: self.query.validate()?,
+            alerting: self.alerting.validate()?,
         })
     }
 }

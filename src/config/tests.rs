@@ -22,6 +22,7 @@ fn assert_same(a: &Settings, b: &Settings) {
     assert_eq!(a.ingest, b.ingest);
     assert_eq!(a.logs, b.logs);
     assert_eq!(format!("{:?}", a.metrics), format!("{:?}", b.metrics));
+    assert_eq!(format!("{:?}", a.alerting), format!("{:?}", b.alerting));
     assert_eq!(a.query, b.query);
 }
 
@@ -52,7 +53,33 @@ fn example_config_lists_every_key() {
         logs,
         metrics,
         query,
+        alerting,
     } = RawConfig::default();
+    let RawAlerting {
+        rule_files: _,
+        log_rule_files: _,
+        routing_file: _,
+        evaluation_interval: _,
+        resend_delay: _,
+        external_url: _,
+        external_labels: _,
+        outbox,
+        silences,
+    } = alerting;
+    let alerting::outbox::OutboxConfig {
+        max_age: _,
+        initial_backoff: _,
+        max_backoff: _,
+        max_pending: _,
+        max_in_flight: _,
+        history_len: _,
+        // Commented out in the example: it has no single default.
+        attempt_timeout: _,
+    } = outbox;
+    let RawSilences {
+        max_silences: _,
+        retention: _,
+    } = silences;
     let RawLogs {
         commit_interval: _,
         commit_docs: _,
@@ -137,9 +164,35 @@ fn example_config_lists_every_key() {
         (
             "",
             &[
-                "data_dir", "listen", "log", "ingest", "logs", "metrics", "query",
+                "data_dir", "listen", "log", "ingest", "logs", "metrics", "query", "alerting",
             ],
         ),
+        (
+            "alerting",
+            &[
+                "rule_files",
+                "log_rule_files",
+                "routing_file",
+                "evaluation_interval",
+                "resend_delay",
+                "external_url",
+                "external_labels",
+                "outbox",
+                "silences",
+            ],
+        ),
+        (
+            "alerting.outbox",
+            &[
+                "max_age",
+                "initial_backoff",
+                "max_backoff",
+                "max_pending",
+                "max_in_flight",
+                "history_len",
+            ],
+        ),
+        ("alerting.silences", &["max_silences", "retention"]),
         (
             "logs",
             &[
@@ -398,4 +451,38 @@ fn missing_file_is_a_read_error_naming_it() {
             .starts_with("read config /nonexistent/weir.toml: "),
         "{error}"
     );
+}
+
+#[test]
+fn alerting_errors_name_the_key() {
+    assert!(
+        parse_err("[alerting]\nevaluation_interval = \"0s\"")
+            .contains("alerting.evaluation_interval")
+    );
+    assert!(
+        parse_err("[alerting]\nexternal_url = \"localhost\"").contains("alerting.external_url")
+    );
+    assert!(
+        parse_err("[alerting.external_labels]\n\"a-b\" = \"x\"")
+            .contains("alerting.external_labels.a-b")
+    );
+    assert!(
+        parse_err("[alerting.outbox]\nmax_in_flight = 0").contains("alerting.outbox.max_in_flight")
+    );
+    assert!(parse_err("[alerting.outbox]\nretries = 3").contains("retries"));
+    assert!(
+        parse_err("[alerting.silences]\nmax_silences = 0")
+            .contains("alerting.silences.max_silences")
+    );
+    let settings = RawConfig::parse(
+        "[alerting]\nrouting_file = \"r.yml\"\nexternal_url = \"https://weir.example/\"",
+    )
+    .unwrap()
+    .validate()
+    .unwrap();
+    assert_eq!(
+        settings.alerting.routing_file.as_deref(),
+        Some(std::path::Path::new("r.yml"))
+    );
+    assert_eq!(settings.alerting.external_url, "https://weir.example");
 }
