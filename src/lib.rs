@@ -8,6 +8,8 @@
 //! - [`serve`]: `weir serve`, the appliance's lifecycle.
 //! - [`http`]: the HTTP API server (`/health`, `/ready`, `/metrics`, and
 //!   the read APIs of `dashboards`).
+//! - [`rule_query`], [`rule_sink`]: the alert engine's queries and
+//!   recorded series, over the query engines and the ingest pipeline.
 //! - [`log_cmd`]: `weir log ...`, offline tools over a data dir.
 //! - [`logs_cmd`]: `weir logs ...`, search, tail and reindex the log index.
 //! - [`metrics_cmd`]: `weir metrics ...`, PromQL queries and series.
@@ -28,4 +30,6 @@ pub mod loadgen;
 pub mod log_cmd;
 pub mod logs_cmd;
 pub mod metrics_cmd;
+pub mod rule_query;
+pub mod rule_sink;
 pub mod serve;

@@ -28,8 +28,11 @@ use aggregator::logs::store::LogStore;
 use aggregator::metrics::cardinality::Cardinality;
 use aggregator::metrics::store::{StoreConfig, TierConfig, WindowStore};
 use aggregator::metrics::worker::{MetricsWorker, WindowOutput};
+use alerting::clock::SystemClock;
+use alerting::engine::Engine;
 use anyhow::Context;
 use dashboards::Tenancy;
+use dashboards::alerts_api::EngineSlot;
 use ingest::{Auth, Pipeline};
 use log_core::{Log, OTLP_LOGS, OTLP_METRICS, OpenMode, RecoveryReport};
 use tokio::net::TcpListener;
@@ -38,6 +41,8 @@ use tracing::{error, info};
 
 use crate::config::Settings;
 use crate::http::{self, Readiness};
+use crate::rule_query::EngineQuerier;
+use crate::rule_sink::PipelineSink;
 
 /// Runs the appliance until `shutdown` completes, then stops it cleanly.
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
@@ -71,13 +76,20 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         settings.query,
         Tenancy::new(settings.ingest.tokens.clone()),
     );
+    let querier = Arc::new(EngineQuerier {
+        promql: Arc::clone(&metrics_api.engine),
+        logql: Arc::clone(&logs_api.logql),
+    });
+    let engine_slot = EngineSlot::default();
     let readiness = Readiness::default();
     let api = tokio::spawn(http::serve(
         api_listener,
         http::router(
             readiness.clone(),
             http::metrics_handle(),
-            dashboards::logs_router(logs_api).merge(dashboards::metrics_router(metrics_api)),
+            dashboards::logs_router(logs_api)
+                .merge(dashboards::metrics_router(metrics_api))
+                .merge(dashboards::alerts_router(Arc::clone(&engine_slot))),
         ),
         stopped(),
     ));
@@ -122,6 +134,13 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         Arc::clone(&log),
         settings.ingest.pipeline.clone(),
     ));
+    let sink = Arc::new(PipelineSink {
+        pipeline: Arc::clone(&pipeline),
+        runtime: tokio::runtime::Handle::current(),
+    });
+    let engine = start_alerting(&settings, &log, querier, sink).await?;
+    let _ = engine_slot.set(Arc::clone(&engine));
+    let reloads = tokio::spawn(reload_on_hangup(Arc::clone(&engine), stopped()));
     let auth = Arc::new(Auth::new(settings.ingest.tokens.clone()));
     let grpc = tokio::spawn(ingest::otlp_grpc::serve(
         grpc_listener,
@@ -162,6 +181,9 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     {
         error!(error = %e, "the OTLP/HTTP server failed");
     }
+    // The alert engine persists its state; it writes to the log.
+    let _ = reloads.await;
+    engine.stop().await;
     // The indexers commit what they indexed; the log is the write-ahead
     // log, so anything not yet indexed is indexed at the next start.
     if let Err(e) = tokio::task::spawn_blocking(move || indexers.stop())
@@ -188,6 +210,57 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     }
     info!("stopped");
     Ok(())
+}
+
+/// Starts the alert engine: a bad rule or routing file stops the start
+/// with every problem listed.
+async fn start_alerting(
+    settings: &Settings,
+    log: &Arc<Log>,
+    querier: Arc<EngineQuerier>,
+    sink: Arc<PipelineSink>,
+) -> anyhow::Result<Arc<Engine>> {
+    let engine = Engine::start(
+        log,
+        settings.alerting.clone(),
+        querier,
+        Some(sink),
+        Arc::new(SystemClock),
+    )
+    .await
+    .context("start the alert engine")?;
+    Ok(Arc::new(engine))
+}
+
+/// Reloads the alerting configuration on every SIGHUP until `stopped`.
+async fn reload_on_hangup(engine: Arc<Engine>, stopped: impl Future<Output = ()>) {
+    tokio::pin!(stopped);
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangup = match signal(SignalKind::hangup()) {
+            Ok(hangup) => hangup,
+            Err(e) => {
+                error!(error = %e, "SIGHUP handler not installed; reload with POST /-/reload");
+                return stopped.await;
+            }
+        };
+        loop {
+            tokio::select! {
+                () = &mut stopped => return,
+                _ = hangup.recv() => {}
+            }
+            info!(signal = "SIGHUP", "reloading the alerting configuration");
+            if let Err(e) = engine.reload().await {
+                error!(error = %e, "reload failed; the previous configuration stays");
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = engine;
+        stopped.await
+    }
 }
 
 /// Opens the metric window store under `<data_dir>/metrics/windows`.

@@ -1,7 +1,8 @@
 //! `dashboards`: the HTTP read API on `listen.http` — the native log
 //! search API, the Loki-compatible API (for Grafana's Loki data source)
 //! and the Prometheus-compatible API (for Grafana's Prometheus data
-//! source). The web UI and the alert API join this router as they land.
+//! source), and the alert engine's API. The web UI joins this router as
+//! it lands.
 //!
 //! # Invariants
 //! - Every query runs on a blocking thread under the configured
@@ -13,6 +14,8 @@
 //! - Errors map to HTTP status codes only here ([`error`]).
 //!
 //! # Layout
+//! - [`alerts_api`]: rules, alerts, silences, notification history and
+//!   `/-/reload`.
 //! - [`logs_api`]: the native search API under `/api/v1/logs/`.
 //! - [`loki`]: `/loki/api/v1/...` with Loki's JSON shapes.
 //! - [`prometheus`]: `/api/v1/query`, `/api/v1/series`, ... with
@@ -21,6 +24,7 @@
 //! - [`tenant`]: who a request is for.
 //! - [`error`]: errors and their status codes.
 
+pub mod alerts_api;
 pub mod error;
 pub mod logs_api;
 pub mod loki;
@@ -67,6 +71,11 @@ pub fn logs_router(state: LogsState) -> Router {
         .merge(loki::router())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// The routes of the alert engine's API.
+pub fn alerts_router(slot: alerts_api::EngineSlot) -> Router {
+    alerts_api::router(slot).layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
 /// The routes of the Prometheus-compatible API.
