@@ -15,12 +15,18 @@
 //! weir logs [--config FILE] [--data-dir DIR] reindex
 //! weir metrics [--server URL] [--token T] query PROMQL [--time T] [--range 1h [--step 1m] [--end T]] [--json]
 //! weir metrics ... series [MATCH...] [--since 1h] [--json]
+//! weir alerts [--server URL] [--token T] list [--json]
+//! weir silences [--server URL] [--token T] add MATCHER... [--duration 2h | --end T] [--comment C] [--author A]
+//! weir silences ... list [--filter MATCHER]... [--json]
+//! weir silences ... expire ID...
+//! weir rules check [--logql] FILE...
 //! weir loadgen [--signal logs|metrics|traces] [--protocol grpc|http] [--endpoint URL]
 //!              [--rate N] [--concurrency N] [--batch-size N] [--duration D] [--requests N]
 //!              [--services N] [--series N] [--compression none|gzip] [--token T] [--seed S]
 //! ```
 //!
-//! Exit codes: 0 success, 1 runtime failure (or problems found by `check`,
+//! Exit codes: 0 success, 1 runtime failure (or problems found by `check`
+//! or `rules check`,
 //! or a `loadgen` run in which no request was acknowledged), 2 a usage or
 //! configuration error.
 
@@ -68,6 +74,103 @@ pub enum Command {
     /// requests by gRPC code or HTTP status. Failed requests are reported,
     /// not fatal; the exit code is 1 only if none was acknowledged.
     Loadgen(LoadgenArgs),
+    /// List a running server's pending and firing alerts
+    Alerts {
+        #[command(flatten)]
+        server: ServerArgs,
+        #[command(subcommand)]
+        command: AlertsCommand,
+    },
+    /// Create, list and expire silences on a running server
+    Silences {
+        #[command(flatten)]
+        server: ServerArgs,
+        #[command(subcommand)]
+        command: SilencesCommand,
+    },
+    /// Check rule files offline
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+}
+
+/// How a client command reaches a running server.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The server's HTTP API (default: the configured `listen.http` on loopback)
+    #[arg(long, value_name = "URL", global = true)]
+    pub server: Option<String>,
+    /// Bearer token, when the server requires one
+    #[arg(long, value_name = "TOKEN", global = true)]
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertsCommand {
+    /// One line per alert: state, active since, labels, value
+    List {
+        /// One JSON object per line, as `/api/v1/alerts` has them
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SilencesCommand {
+    /// Silence alerts matching every MATCHER (`alertname="DiskFull"`, `instance=~"db-.*"`); prints the id
+    Add(SilenceAddArgs),
+    /// List silences, active first
+    List {
+        /// Only silences with this matcher (repeatable), as Alertmanager's `filter`
+        #[arg(long)]
+        filter: Vec<String>,
+        /// One JSON object per line
+        #[arg(long)]
+        json: bool,
+    },
+    /// Expire silences now
+    Expire {
+        /// Silence ids
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SilenceAddArgs {
+    /// Matchers; every one must match
+    pub matchers: Vec<String>,
+    /// How long from the start (`30m`, `2h`, `1d`)
+    #[arg(long, default_value = "1h", conflicts_with = "end")]
+    pub duration: String,
+    /// Start: RFC 3339 (default now)
+    #[arg(long)]
+    pub start: Option<String>,
+    /// End: RFC 3339
+    #[arg(long)]
+    pub end: Option<String>,
+    /// Why
+    #[arg(long, short = 'm', required = true)]
+    pub comment: String,
+    /// Who (default: $USER)
+    #[arg(long)]
+    pub author: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Parse and validate rule files: every expression and template, with positions; exit 1 on any problem
+    Check {
+        /// The files
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Groups without a `language` key are LogQL (Loki ruler files), not PromQL
+        #[arg(long)]
+        logql: bool,
+    },
 }
 
 #[derive(Debug, Args)]

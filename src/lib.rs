@@ -13,12 +13,15 @@
 //! - [`log_cmd`]: `weir log ...`, offline tools over a data dir.
 //! - [`logs_cmd`]: `weir logs ...`, search, tail and reindex the log index.
 //! - [`metrics_cmd`]: `weir metrics ...`, PromQL queries and series.
+//! - [`alerts_cmd`]: `weir alerts ...`, `weir silences ...`, `weir rules
+//!   check`.
 //! - [`api_client`]: the HTTP client those commands share.
 //! - [`bench`]: `weir bench ...`, load benchmarks.
 //! - [`loadgen`]: `weir loadgen`, an OTLP load generator for ingest.
 //! - [`diagnostics`]: the process's own logging (tracing).
 //! - [`clock`]: wall-clock time in record timestamps.
 
+pub mod alerts_cmd;
 pub mod api_client;
 pub mod bench;
 pub mod cli;

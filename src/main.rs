@@ -4,9 +4,12 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use weir::alerts_cmd;
 use weir::bench::log::LogBenchArgs;
 use weir::bench::logs::LogsBenchArgs;
-use weir::cli::{BenchCommand, Cli, Command, ConfigArgs};
+use weir::cli::{
+    AlertsCommand, BenchCommand, Cli, Command, ConfigArgs, RulesCommand, SilencesCommand,
+};
 use weir::config::{ConfigError, Settings};
 use weir::loadgen::LoadgenArgs;
 use weir::{bench, diagnostics, loadgen, log_cmd, logs_cmd, metrics_cmd, serve};
@@ -32,6 +35,20 @@ fn main() -> ExitCode {
             command: BenchCommand::Metrics(args),
         } => bench::metrics::run(args).map(|()| ExitCode::SUCCESS),
         Command::Loadgen(args) => loadgen_command(args),
+        Command::Alerts {
+            server,
+            command: AlertsCommand::List { json },
+        } => alerts_cmd::alerts::list(&server, json),
+        Command::Silences { server, command } => match command {
+            SilencesCommand::Add(add) => alerts_cmd::silences::add(&server, &add),
+            SilencesCommand::List { filter, json } => {
+                alerts_cmd::silences::list(&server, &filter, json)
+            }
+            SilencesCommand::Expire { ids } => alerts_cmd::silences::expire(&server, &ids),
+        },
+        Command::Rules {
+            command: RulesCommand::Check { files, logql },
+        } => alerts_cmd::rules::check(&files, logql),
     };
     match result {
         Ok(code) => code,

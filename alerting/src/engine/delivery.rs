@@ -24,13 +24,12 @@ pub async fn run(inner: Arc<Inner>) {
     loop {
         let now = inner.clock.now_ms();
         let flushes = {
-            let index_source: Vec<_>;
             let inhibitor = inner
                 .inhibitor
                 .read()
                 .unwrap_or_else(PoisonError::into_inner);
             let mut dispatcher = inner.dispatcher();
-            index_source = dispatcher
+            let index_source: Vec<_> = dispatcher
                 .alerts()
                 .into_iter()
                 .filter(|a| !a.is_resolved_at(now))
