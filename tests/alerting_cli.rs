@@ -167,12 +167,38 @@ fn silences_and_alerts_from_the_command_line_and_reloads() {
     let listed = client(&["alerts", "list"]);
     assert!(listed.stdout.contains("AlwaysFiring"), "{}", listed.stdout);
 
-    // A good one replaces the rules.
-    std::fs::write(&rules, "groups: []\n").unwrap();
+    // A good one replaces the rules, over HTTP or on SIGHUP.
+    std::fs::write(&rules, FIRING.replace("AlwaysFiring", "StillFiring")).unwrap();
     let (status, body) = reload(&http);
     assert_eq!(status, 200, "{body}");
     let listed = client(&["alerts", "list"]);
     assert!(!listed.stdout.contains("AlwaysFiring"), "{}", listed.stdout);
+    std::fs::write(&rules, "groups: []\n").unwrap();
+    // SAFETY: kill(2) on our own child's pid has no memory effects.
+    assert_eq!(
+        unsafe { libc::kill(server.pid() as libc::pid_t, libc::SIGHUP) },
+        0
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let rules: Value = rt.block_on(async {
+            http.get(format!("{url}/api/v1/rules"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap()
+        });
+        if rules["data"]["groups"] == serde_json::json!([]) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "SIGHUP did not reload: {rules}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 
     let status = server.stop(libc::SIGTERM);
     assert!(status.success());

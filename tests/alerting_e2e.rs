@@ -32,6 +32,8 @@ groups:
   - name: queues
     interval: 1s
     rules:
+      - record: queue:depth:max
+        expr: max by (queue) (queue_depth)
       - alert: QueueTooDeep
         expr: queue_depth > 100
         labels:
@@ -287,6 +289,28 @@ fn a_metric_crossing_its_threshold_fires_then_resolves() {
         .map(|r| r["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["QueueTooDeep", "ErrorBurst"], "{rules}");
+
+    // The recorded series and ALERTS are in the window store.
+    rt.block_on(visible(
+        &client,
+        query_url.clone(),
+        "queue:depth:max",
+        |r| {
+            r.as_array().is_some_and(|a| {
+                a.iter()
+                    .any(|s| s["metric"]["queue"] == "orders" && s["value"][1] == "500")
+            })
+        },
+    ));
+    rt.block_on(visible(
+        &client,
+        query_url.clone(),
+        r#"ALERTS{alertname="QueueTooDeep", alertstate="firing"}"#,
+        |r| {
+            r.as_array()
+                .is_some_and(|a| a.len() == 1 && a[0]["metric"]["severity"] == "page")
+        },
+    ));
 
     value.store(5f64.to_bits(), Ordering::SeqCst);
     let dropped = rt.block_on(visible(&client, query_url, "queue_depth > 100", |r| {

@@ -142,6 +142,32 @@ fn notifications_survive_a_receiver_outage_and_a_restart() {
         );
         eprintln!("{name}: {refused} refused attempts, then delivered");
     }
+    // The history shows the attempts since the restart, refusals first.
+    let history: serde_json::Value = {
+        let url = format!(
+            "http://{}/api/v1/notifications?limit=1000",
+            second.listen_address("http")
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
+    };
+    let attempts = history["data"]["attempts"].as_array().unwrap();
+    let outcomes: BTreeSet<(&str, Option<u64>)> = attempts
+        .iter()
+        .map(|a| (a["outcome"].as_str().unwrap(), a["status"].as_u64()))
+        .collect();
+    assert!(outcomes.contains(&("delivered", Some(200))), "{history}");
+    assert!(outcomes.contains(&("retrying", Some(503))), "{history}");
+    assert!(
+        attempts
+            .iter()
+            .any(|a| a["error"].as_str().is_some_and(|e| e.contains("503"))),
+        "{history}"
+    );
+    assert_eq!(history["data"]["pending"], serde_json::json!([]));
     let status = second.stop(libc::SIGTERM);
     assert!(status.success(), "second weir serve exited with {status}");
 }

@@ -160,6 +160,26 @@ impl fmt::Display for Matcher {
     }
 }
 
+/// The query-view name of a metric: as [`label_name`], except that colons
+/// stay, since Prometheus metric names may hold them (recording rules are
+/// named `level:metric:operations` by convention).
+pub fn metric_name(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == ':' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, '_');
+    }
+    out
+}
+
 /// The query-view name of an attribute key: `service.name` becomes
 /// `service_name`, and every character that is not `[a-zA-Z0-9_]` becomes
 /// `_`; a leading digit gets a `_` prefix.
@@ -183,6 +203,16 @@ pub fn label_name(key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metric_names_keep_colons_and_label_names_do_not() {
+        assert_eq!(
+            metric_name("job:http.requests:rate5m"),
+            "job:http_requests:rate5m"
+        );
+        assert_eq!(label_name("a:b"), "a_b");
+        assert_eq!(metric_name("1xx"), "_1xx");
+    }
 
     #[test]
     fn labels_are_sorted_unique_and_drop_empty_values() {

@@ -301,7 +301,7 @@ impl MetricsWorker {
         if !self.described.insert(key) {
             return;
         }
-        let name = crate::labels::label_name(&metric.name);
+        let name = crate::labels::metric_name(&metric.name);
         let metadata = MetricMetadata {
             name,
             kind,

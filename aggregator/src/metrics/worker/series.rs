@@ -371,7 +371,7 @@ fn series_labels(
     }
     all.push((
         "__name__".to_owned(),
-        format!("{}{}", label_name(name.metric), name.suffix),
+        format!("{}{}", crate::labels::metric_name(name.metric), name.suffix),
     ));
     Labels::new(all)
 }
