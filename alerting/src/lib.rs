@@ -26,9 +26,12 @@
 //! - [`notify`]: receivers' payloads, signing and HTTP.
 //! - [`outbox`]: durable delivery with retries and history.
 //! - [`store`]: keyed, compacted topics for state and the outbox.
-//! - [`config`]: the routing file (route, receivers, inhibition).
-//! - [`engine`]: the running service that ties these together.
-//! - [`api`]: the JSON shapes of the HTTP API.
+//! - [`config`]: the engine's settings and the routing file (route,
+//!   receivers, inhibition).
+//! - [`engine`]: the running service that ties these together: group
+//!   tasks, the dispatch loop, persistence, reload, the API's views.
+//! - [`api`]: the JSON envelopes of the HTTP API (the views' shapes live
+//!   with their modules: `rules::api`, `silence::api`).
 //! - [`time`]: Prometheus durations and RFC 3339 timestamps.
 //! - [`clock`], [`error`].
 
