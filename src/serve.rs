@@ -49,8 +49,14 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     let api_listener = bind("listen.http", settings.listen.http).await?;
     let grpc_listener = bind("listen.otlp_grpc", settings.listen.otlp_grpc).await?;
     let otlp_http_listener = bind("listen.otlp_http", settings.listen.otlp_http).await?;
-    let addresses =
-        [&api_listener, &grpc_listener, &otlp_http_listener].map(|l| l.local_addr().ok());
+    let kafka_listener = bind("listen.kafka", settings.listen.kafka).await?;
+    let addresses = [
+        &api_listener,
+        &grpc_listener,
+        &otlp_http_listener,
+        &kafka_listener,
+    ]
+    .map(|l| l.local_addr().ok());
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = move || {
@@ -155,8 +161,19 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         stopped(),
     ));
 
+    let mut kafka_config = settings.kafka.clone();
+    if kafka_config.advertised_port == 0 {
+        kafka_config.advertised_port = kafka_listener.local_addr()?.port();
+    }
+    let kafka = tokio::spawn(log_core::kafka::serve(
+        kafka_listener,
+        Arc::clone(&log),
+        kafka_config,
+        stopped(),
+    ));
+
     readiness.set(true);
-    let [http_addr, grpc_addr, otlp_http_addr] =
+    let [http_addr, grpc_addr, otlp_http_addr, kafka_addr] =
         addresses.map(|a| a.map_or_else(|| "?".into(), |a| a.to_string()));
     info!(
         data_dir = %settings.data_dir.display(),
@@ -164,6 +181,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         http = %http_addr,
         otlp_grpc = %grpc_addr,
         otlp_http = %otlp_http_addr,
+        kafka = %kafka_addr,
         "weir is ready"
     );
     shutdown.await;
@@ -180,6 +198,12 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         .context("the OTLP/HTTP server task failed")?
     {
         error!(error = %e, "the OTLP/HTTP server failed");
+    }
+    if let Err(e) = kafka
+        .await
+        .context("the Kafka protocol server task failed")?
+    {
+        error!(error = %e, "the Kafka protocol server failed");
     }
     // The alert engine persists its state; it writes to the log.
     let _ = reloads.await;

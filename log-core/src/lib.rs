@@ -32,6 +32,7 @@
 //! - [`reader`]: the trait consumers read partitions through.
 //! - [`log`]: the data dir — lock, topic metadata, open and close.
 //! - [`check`]: offline verification and repair (`weir log check`).
+//! - [`kafka`]: the Kafka wire protocol on the log.
 //! - [`config`] and [`error`]: settings and the error type.
 
 pub mod appender;
@@ -42,6 +43,7 @@ pub mod config;
 pub mod error;
 pub mod fsutil;
 mod index;
+pub mod kafka;
 pub mod log;
 pub mod offsets;
 pub mod partition;

@@ -19,11 +19,13 @@
 //!   onto `log_core::TopicConfig`.
 //! - [`logs`]: `[logs]` (the log index) and `[query]` (query limits).
 //! - [`metrics`]: `[metrics]` (metric windows, tiers, cardinality limits).
+//! - [`kafka`]: `[kafka]` (the Kafka protocol listener).
 //! - [`alert`]: `[alerting]` (rule files, routing file, outbox, silences).
 
 mod alert;
 mod error;
 mod ingest;
+mod kafka;
 mod log;
 mod logs;
 mod metrics;
@@ -41,6 +43,7 @@ use serde::Deserialize;
 pub use alert::{RawAlerting, RawSilences};
 pub use error::ConfigError;
 pub use ingest::{IngestSettings, RawIngest, RawToken};
+pub use kafka::RawKafka;
 pub use log::RawLog;
 pub use logs::{RawLogs, RawQuery};
 pub use metrics::{MetricsSettings, RawMetrics, RawTier};
@@ -61,6 +64,7 @@ pub struct RawConfig {
     pub metrics: RawMetrics,
     pub query: RawQuery,
     pub alerting: RawAlerting,
+    pub kafka: RawKafka,
 }
 
 impl Default for RawConfig {
@@ -74,6 +78,7 @@ impl Default for RawConfig {
             metrics: RawMetrics::default(),
             query: RawQuery::default(),
             alerting: RawAlerting::default(),
+            kafka: RawKafka::default(),
         }
     }
 }
@@ -124,6 +129,9 @@ pub struct Settings {
     pub query: aggregator::query::QueryLimits,
     /// Rules, routing, outbox and silences.
     pub alerting: alerting::config::EngineConfig,
+    /// The Kafka protocol listener; `advertised_port` 0 means the bound
+    /// port of `listen.kafka`.
+    pub kafka: log_core::kafka::KafkaConfig,
 }
 
 /// Validated listener addresses.
@@ -192,6 +200,7 @@ impl RawConfig {
             metrics: self.metrics.validate()?,
             query: self.query.validate()?,
             alerting: self.alerting.validate()?,
+            kafka: self.kafka.validate()?,
         })
     }
 }

@@ -23,6 +23,7 @@ fn assert_same(a: &Settings, b: &Settings) {
     assert_eq!(a.logs, b.logs);
     assert_eq!(format!("{:?}", a.metrics), format!("{:?}", b.metrics));
     assert_eq!(format!("{:?}", a.alerting), format!("{:?}", b.alerting));
+    assert_eq!(format!("{:?}", a.kafka), format!("{:?}", b.kafka));
     assert_eq!(a.query, b.query);
 }
 
@@ -54,7 +55,14 @@ fn example_config_lists_every_key() {
         metrics,
         query,
         alerting,
+        kafka,
     } = RawConfig::default();
+    let RawKafka {
+        advertised_host: _,
+        advertised_port: _,
+        max_request_bytes: _,
+        max_connections: _,
+    } = kafka;
     let RawAlerting {
         rule_files: _,
         log_rule_files: _,
@@ -165,6 +173,7 @@ fn example_config_lists_every_key() {
             "",
             &[
                 "data_dir", "listen", "log", "ingest", "logs", "metrics", "query", "alerting",
+                "kafka",
             ],
         ),
         (
@@ -193,6 +202,15 @@ fn example_config_lists_every_key() {
             ],
         ),
         ("alerting.silences", &["max_silences", "retention"]),
+        (
+            "kafka",
+            &[
+                "advertised_host",
+                "advertised_port",
+                "max_request_bytes",
+                "max_connections",
+            ],
+        ),
         (
             "logs",
             &[
@@ -485,4 +503,11 @@ fn alerting_errors_name_the_key() {
         Some(std::path::Path::new("r.yml"))
     );
     assert_eq!(settings.alerting.external_url, "https://weir.example");
+}
+
+#[test]
+fn kafka_errors_name_the_key() {
+    assert!(parse_err("[kafka]\nadvertised_host = \"\"").contains("kafka.advertised_host"));
+    assert!(parse_err("[kafka]\nmax_request_bytes = 10").contains("kafka.max_request_bytes"));
+    assert!(parse_err("[kafka]\nmax_connections = 0").contains("kafka.max_connections"));
 }
