@@ -10,6 +10,7 @@
 //!   the read APIs of `dashboards`).
 //! - [`rule_query`], [`rule_sink`]: the alert engine's queries and
 //!   recorded series, over the query engines and the ingest pipeline.
+//! - [`worker_groups`]: Weir's own workers as Kafka consumer groups.
 //! - [`log_cmd`]: `weir log ...`, offline tools over a data dir.
 //! - [`logs_cmd`]: `weir logs ...`, search, tail and reindex the log index.
 //! - [`metrics_cmd`]: `weir metrics ...`, PromQL queries and series.
@@ -36,3 +37,4 @@ pub mod metrics_cmd;
 pub mod rule_query;
 pub mod rule_sink;
 pub mod serve;
+pub mod worker_groups;

@@ -43,6 +43,7 @@ use crate::config::Settings;
 use crate::http::{self, Readiness};
 use crate::rule_query::EngineQuerier;
 use crate::rule_sink::PipelineSink;
+use crate::worker_groups;
 
 /// Runs the appliance until `shutdown` completes, then stops it cleanly.
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
@@ -133,6 +134,16 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         .context("start the log indexers")?
     };
     let metric_workers = start_metric_workers(&settings, &log, &windows).await?;
+    let mut worker_positions = worker_groups::positions(worker_groups::LOGS_GROUP, &indexers);
+    worker_positions.extend(worker_groups::positions(
+        worker_groups::METRICS_GROUP,
+        &metric_workers,
+    ));
+    let mirror = tokio::spawn(worker_groups::mirror(
+        Arc::clone(&log),
+        worker_positions,
+        stopped(),
+    ));
     let retention = tokio::spawn(index_retention(Arc::clone(&store), stopped()));
     let window_retention = tokio::spawn(window_retention(Arc::clone(&windows), stopped()));
 
@@ -223,6 +234,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     {
         error!(error = %e, "a metric worker failed");
     }
+    let _ = mirror.await;
     let _ = retention.await;
     let _ = window_retention.await;
     tokio::task::spawn_blocking(move || log.close())

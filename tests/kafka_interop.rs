@@ -9,8 +9,9 @@
 //! partition. Then: a consumer group of three splits six partitions and
 //! rebalances when one leaves, its committed offsets survive a restart;
 //! ListOffsets by timestamp; a Kafka consumer decodes `otlp_logs` with the
-//! OpenTelemetry protobuf classes; a compacted topic keeps only the newest
-//! value per key.
+//! OpenTelemetry protobuf classes, and Weir's own log indexers appear as
+//! a consumer group with their offsets; a compacted topic keeps only the
+//! newest value per key.
 
 mod common;
 
@@ -345,6 +346,34 @@ fn a_kafka_consumer_decodes_otlp_logs_as_the_sdk_sent_them() {
     expected.sort();
     assert_eq!(answer["bodies"], json!(expected));
     assert_eq!(answer["services"], json!(["cart", "checkout"]));
+
+    // The log indexers show up as a consumer group that has caught up:
+    // the two records (one per resource) are behind them.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let groups = clients(
+            &python,
+            &bootstrap,
+            &["groups", "--group", "weir-logs-indexer"],
+        );
+        let ids = groups["groups"].as_array().unwrap();
+        assert!(ids.contains(&json!("otlp-reader")), "{groups}");
+        let offsets = groups["offsets"].as_object().unwrap();
+        let total: i64 = offsets
+            .iter()
+            .filter(|(tp, _)| tp.starts_with("otlp_logs/"))
+            .map(|(_, o)| o.as_i64().unwrap().max(0))
+            .sum();
+        if ids.contains(&json!("weir-logs-indexer")) && total == 2 {
+            assert_eq!(offsets.len(), 4, "{groups}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the indexers never appeared as a group: {groups}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
     assert!(server.stop(libc::SIGTERM).success());
 }
 

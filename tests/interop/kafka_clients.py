@@ -16,6 +16,8 @@ test asserts on it.
   otlp --count N
       read N records of otlp_logs and decode them with the OpenTelemetry
       protobuf classes; print the log bodies.
+  groups --group G
+      every group id, and G's committed offsets and state.
   compact --topic T
       produce three versions of 50 keys to a compacted topic with small
       segments, then filler; print what a full read returns per key.
@@ -344,6 +346,19 @@ def otlp(bootstrap, count):
     return {"bodies": sorted(bodies), "services": sorted(services)}
 
 
+def groups(bootstrap, group_id):
+    from confluent_kafka import ConsumerGroupTopicPartitions
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    listed = admin.list_consumer_groups().result(timeout=10)
+    ids = sorted(g.group_id for g in listed.valid)
+    [future] = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group_id)]).values()
+    offsets = {f"{tp.topic}/{tp.partition}": tp.offset for tp in future.result(timeout=10).topic_partitions}
+    [described] = admin.describe_consumer_groups([group_id]).values()
+    return {"groups": ids, "offsets": offsets, "state": str(described.result(timeout=10).state)}
+
+
 def compact(bootstrap, topic):
     from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
@@ -408,6 +423,8 @@ def main():
         out = times(a.bootstrap, a.topic)
     elif a.mode == "otlp":
         out = otlp(a.bootstrap, a.count)
+    elif a.mode == "groups":
+        out = groups(a.bootstrap, a.group)
     elif a.mode == "compact":
         out = compact(a.bootstrap, a.topic)
     elif a.mode == "read-compacted":

@@ -425,7 +425,18 @@ pub async fn describe(broker: &Broker, request: DescribeGroupsRequest) -> Descri
                     })
                     .collect();
             }
-            None => described.group_state = StrBytes::from_static_str("Dead"),
+            None => {
+                // Known only by committed offsets: a group without members.
+                let has_offsets = broker
+                    .log
+                    .consumer_offsets()
+                    .is_some_and(|o| !o.group(id.0.as_str()).is_empty());
+                described.group_state =
+                    StrBytes::from_static_str(if has_offsets { "Empty" } else { "Dead" });
+                if has_offsets {
+                    described.protocol_type = StrBytes::from_static_str("consumer");
+                }
+            }
         }
         response.groups.push(described);
     }
