@@ -148,12 +148,17 @@ fn next(sequence: i32) -> i32 {
     }
 }
 
+/// Whether a request names a transactional id (null or empty: none).
+fn transactional(id: &Option<TransactionalId>) -> bool {
+    id.as_ref().is_some_and(|id| !id.0.is_empty())
+}
+
 pub async fn init_producer_id(
     broker: &Broker,
     request: InitProducerIdRequest,
 ) -> InitProducerIdResponse {
     let mut response = InitProducerIdResponse::default();
-    if request.transactional_id.is_some() {
+    if transactional(&request.transactional_id) {
         response.error_code = ResponseError::TransactionalIdAuthorizationFailed.code();
         response.producer_id = ProducerId(-1);
         response.producer_epoch = -1;
@@ -172,7 +177,7 @@ pub async fn init_producer_id(
 
 pub async fn produce(broker: &Broker, request: ProduceRequest) -> ProduceResponse {
     let mut response = ProduceResponse::default();
-    if request.transactional_id.is_some() {
+    if transactional(&request.transactional_id) {
         for topic in request.topic_data {
             let mut out = TopicProduceResponse::default().with_name(topic.name.clone());
             for data in topic.partition_data {
