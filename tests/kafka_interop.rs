@@ -402,3 +402,32 @@ fn a_compacted_topic_keeps_only_the_newest_value_per_key() {
     }
     assert!(server.stop(libc::SIGTERM).success());
 }
+
+#[test]
+fn the_kafka_benchmark_runs_and_reads_back_everything() {
+    let Some(python) = python() else { return };
+    let (_ws, server, bootstrap) = start();
+    let bench = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/kafka_bench.py");
+    let output = Command::new(&python)
+        .arg(bench)
+        .args([bootstrap.as_str(), "5000", "1024", "4", "5000"])
+        .output()
+        .expect("run kafka_bench.py");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let field = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+            .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(field("produce_errors"), 0.0);
+    assert_eq!(field("fetched_messages"), 5500.0, "full speed and paced");
+    assert!(field("produce_mb_per_s") > 0.0 && field("paced_latency_p99_ms") > 0.0);
+    assert!(server.stop(libc::SIGTERM).success());
+}
