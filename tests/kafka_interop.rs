@@ -297,6 +297,44 @@ fn a_group_splits_partitions_rebalances_and_keeps_offsets_across_a_restart() {
 }
 
 #[test]
+fn roundrobin_and_cooperative_sticky_assignors_split_and_rebalance() {
+    let Some(python) = python() else { return };
+    let (_ws, server, bootstrap) = start();
+    for strategy in ["roundrobin", "cooperative-sticky"] {
+        let topic = format!("orders-{strategy}");
+        let group = format!("billing-{strategy}");
+        let answer = clients(
+            &python,
+            &bootstrap,
+            &[
+                "group",
+                "--topic",
+                &topic,
+                "--group",
+                &group,
+                "--strategy",
+                strategy,
+            ],
+        );
+        for phase in ["first", "second"] {
+            let members = answer[phase].as_object().unwrap();
+            let all: BTreeSet<u64> = members
+                .values()
+                .flat_map(|ps| ps.as_array().unwrap().iter().map(|p| p.as_u64().unwrap()))
+                .collect();
+            let held: usize = members
+                .values()
+                .map(|ps| ps.as_array().unwrap().len())
+                .sum();
+            assert_eq!(all, (0..6).collect(), "{strategy} {phase}: {answer}");
+            assert_eq!(held, 6, "{strategy} {phase}: no partition twice: {answer}");
+        }
+        assert_eq!(answer["read"], 600, "{strategy}: {answer}");
+    }
+    assert!(server.stop(libc::SIGTERM).success());
+}
+
+#[test]
 fn list_offsets_by_timestamp_finds_the_first_record_at_or_after_it() {
     let Some(python) = python() else { return };
     let (_ws, server, bootstrap) = start();

@@ -6,7 +6,8 @@ test asserts on it.
       create a 4-partition topic, produce N messages (keys, values and two
       headers derived from the index), then read every partition from the
       beginning and compare message for message.
-  group   three confluent-kafka consumers in one group on a 6-partition
+  group --strategy range|roundrobin|cooperative-sticky
+          three confluent-kafka consumers in one group on a 6-partition
       topic; report their assignments, then again after one leaves; commit
       offsets and print them.
   committed --group G --topic T --partitions P
@@ -201,7 +202,7 @@ def verify(seen, count, client, produced_s, consumed_s, idempotent):
 # consumer groups
 
 
-def group(bootstrap, topic, group_id):
+def group(bootstrap, topic, group_id, strategy):
     from confluent_kafka import Consumer, Producer, TopicPartition
 
     ck_admin_create(bootstrap, topic, 6)
@@ -224,17 +225,22 @@ def group(bootstrap, topic, group_id):
                 "auto.offset.reset": "earliest",
                 "session.timeout.ms": 6000,
                 "heartbeat.interval.ms": 500,
-                "partition.assignment.strategy": "range",
+                "partition.assignment.strategy": strategy,
             }
         )
 
+        # Eager assignors revoke everything and assign the new set;
+        # cooperative-sticky hands over only what moves. Adding and
+        # removing what each callback names covers both.
         def on_assign(_c, parts):
             with lock:
-                assignments[name] = sorted(p.partition for p in parts)
+                held = set(assignments.get(name, []))
+                assignments[name] = sorted(held | {p.partition for p in parts})
 
-        def on_revoke(_c, _parts):
+        def on_revoke(_c, parts):
             with lock:
-                assignments[name] = []
+                held = set(assignments.get(name, []))
+                assignments[name] = sorted(held - {p.partition for p in parts})
 
         consumer.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke)
         while not stop.get(name):
@@ -411,12 +417,13 @@ def main():
     parser.add_argument("--topic")
     parser.add_argument("--group")
     parser.add_argument("--partitions", type=int, default=6)
+    parser.add_argument("--strategy", default="range")
     a = parser.parse_args()
     if a.mode == "roundtrip":
         run = kp_roundtrip if a.client == "kafka-python" else ck_roundtrip
         out = run(a.bootstrap, a.topic, a.count, a.codec)
     elif a.mode == "group":
-        out = group(a.bootstrap, a.topic, a.group)
+        out = group(a.bootstrap, a.topic, a.group, a.strategy)
     elif a.mode == "committed":
         out = committed(a.bootstrap, a.group, a.topic, a.partitions)
     elif a.mode == "times":

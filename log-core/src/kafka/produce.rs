@@ -28,6 +28,8 @@ use crate::partition::PendingAppend;
 /// Batches remembered per (producer, partition), as Kafka's
 /// `max.in.flight.requests.per.connection` limit for idempotence.
 const REMEMBERED_BATCHES: usize = 5;
+/// The compression codec bits of a batch's attributes meaning zstd.
+const ZSTD: i16 = 4;
 /// (producer, partition) states kept; the least recently used go first.
 const MAX_PRODUCER_STATES: usize = 100_000;
 
@@ -175,7 +177,7 @@ pub async fn init_producer_id(
     response
 }
 
-pub async fn produce(broker: &Broker, request: ProduceRequest) -> ProduceResponse {
+pub async fn produce(broker: &Broker, request: ProduceRequest, version: i16) -> ProduceResponse {
     let mut response = ProduceResponse::default();
     if transactional(&request.transactional_id) {
         for topic in request.topic_data {
@@ -203,7 +205,13 @@ pub async fn produce(broker: &Broker, request: ProduceRequest) -> ProduceRespons
                 .with_index(data.index)
                 .with_log_append_time_ms(-1)
                 .with_base_offset(-1);
-            match append(broker, &name, data.index, data.records.unwrap_or_default()) {
+            match append(
+                broker,
+                &name,
+                data.index,
+                data.records.unwrap_or_default(),
+                version,
+            ) {
                 Ok((base, pending)) => {
                     partition.base_offset = base.map_or(-1, |b| b as i64);
                     if !pending.is_empty() {
@@ -247,6 +255,7 @@ fn append(
     topic: &str,
     index: i32,
     records: Bytes,
+    version: i16,
 ) -> Result<(Option<u64>, Vec<PendingAppend>), (i16, String)> {
     let fail = |e: LogError| (error_code(&e), e.to_string());
     if topic.starts_with("__") {
@@ -271,6 +280,13 @@ fn append(
         })?;
         let size = (header.size as usize).min(rest.len());
         let batch = rest.split_to(size);
+        // zstd batches need Produce v7, as Kafka requires.
+        if header.attributes & 0x07 == ZSTD && version < 7 {
+            return Err((
+                ResponseError::UnsupportedCompressionType.code(),
+                format!("zstd batches need Produce v7 or later, not v{version}"),
+            ));
+        }
         let key = (header.producer_id, topic.to_owned(), partition.id());
         let idempotent = header.producer_id >= 0;
         if idempotent {

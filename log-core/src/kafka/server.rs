@@ -206,7 +206,7 @@ async fn handle(broker: &Broker, mut frame: Bytes, peer: SocketAddr) -> Reply {
         ApiKey::Produce => match ProduceRequest::decode(&mut frame, version) {
             Ok(request) => {
                 let acks = request.acks;
-                let response = produce::produce(broker, request).await;
+                let response = produce::produce(broker, request, version).await;
                 if acks == 0 {
                     Reply::Nothing
                 } else {
