@@ -10,6 +10,7 @@
 //!   the read APIs of `dashboards`).
 //! - [`rule_query`], [`rule_sink`]: the alert engine's queries and
 //!   recorded series, over the query engines and the ingest pipeline.
+//! - [`status`]: the pipeline status behind the UI's Pipeline page.
 //! - [`worker_groups`]: Weir's own workers as Kafka consumer groups.
 //! - [`log_cmd`]: `weir log ...`, offline tools over a data dir.
 //! - [`logs_cmd`]: `weir logs ...`, search, tail and reindex the log index.
@@ -37,4 +38,5 @@ pub mod metrics_cmd;
 pub mod rule_query;
 pub mod rule_sink;
 pub mod serve;
+pub mod status;
 pub mod worker_groups;

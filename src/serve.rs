@@ -33,6 +33,7 @@ use alerting::engine::Engine;
 use anyhow::Context;
 use dashboards::Tenancy;
 use dashboards::alerts_api::EngineSlot;
+use dashboards::ui::PipelineSlot;
 use ingest::{Auth, Pipeline};
 use log_core::{Log, OTLP_LOGS, OTLP_METRICS, OpenMode, RecoveryReport};
 use tokio::net::TcpListener;
@@ -43,6 +44,7 @@ use crate::config::Settings;
 use crate::http::{self, Readiness};
 use crate::rule_query::EngineQuerier;
 use crate::rule_sink::PipelineSink;
+use crate::status::PipelineStatus;
 use crate::worker_groups;
 
 /// Runs the appliance until `shutdown` completes, then stops it cleanly.
@@ -88,6 +90,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         logql: Arc::clone(&logs_api.logql),
     });
     let engine_slot = EngineSlot::default();
+    let pipeline_slot = PipelineSlot::default();
     let readiness = Readiness::default();
     let api = tokio::spawn(http::serve(
         api_listener,
@@ -96,7 +99,11 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
             http::metrics_handle(),
             dashboards::logs_router(logs_api)
                 .merge(dashboards::metrics_router(metrics_api))
-                .merge(dashboards::alerts_router(Arc::clone(&engine_slot))),
+                .merge(dashboards::alerts_router(Arc::clone(&engine_slot)))
+                .merge(dashboards::ui::router(
+                    Arc::clone(&pipeline_slot),
+                    settings.dashboards_dir.clone(),
+                )),
         ),
         stopped(),
     ));
@@ -139,6 +146,14 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         worker_groups::METRICS_GROUP,
         &metric_workers,
     ));
+    let status = PipelineStatus {
+        data_dir: settings.data_dir.clone(),
+        log: Arc::clone(&log),
+        index: Arc::clone(&store),
+        windows: Arc::clone(&windows),
+        workers: worker_groups::progress(&worker_positions),
+    };
+    let _ = pipeline_slot.set(Arc::new(status));
     let mirror = tokio::spawn(worker_groups::mirror(
         Arc::clone(&log),
         worker_positions,

@@ -45,6 +45,21 @@ pub fn positions(group: &'static str, consumer: &Consumer) -> Vec<Position> {
         .collect()
 }
 
+/// (group, topic, partition, progress) of each position, for status pages.
+pub fn progress(positions: &[Position]) -> Vec<(&'static str, String, u32, Arc<Progress>)> {
+    positions
+        .iter()
+        .map(|p| {
+            (
+                p.group,
+                p.topic.clone(),
+                p.partition,
+                Arc::clone(&p.progress),
+            )
+        })
+        .collect()
+}
+
 /// Commits changed positions every [`MIRROR_INTERVAL`] until `stopped`.
 pub async fn mirror(
     log: Arc<Log>,

@@ -1,8 +1,7 @@
 //! `dashboards`: the HTTP read API on `listen.http` — the native log
 //! search API, the Loki-compatible API (for Grafana's Loki data source)
 //! and the Prometheus-compatible API (for Grafana's Prometheus data
-//! source), and the alert engine's API. The web UI joins this router as
-//! it lands.
+//! source), the alert engine's API, and the web UI.
 //!
 //! # Invariants
 //! - Every query runs on a blocking thread under the configured
@@ -22,6 +21,7 @@
 //!   Prometheus' JSON shapes.
 //! - [`params`]: query-string and form parameters, times and durations.
 //! - [`tenant`]: who a request is for.
+//! - [`ui`]: the embedded web UI, the pipeline status and dashboards.
 //! - [`error`]: errors and their status codes.
 
 pub mod alerts_api;
@@ -31,6 +31,7 @@ pub mod loki;
 pub mod params;
 pub mod prometheus;
 pub mod tenant;
+pub mod ui;
 
 use std::sync::Arc;
 

@@ -20,6 +20,7 @@
 //! - [`logs`]: `[logs]` (the log index) and `[query]` (query limits).
 //! - [`metrics`]: `[metrics]` (metric windows, tiers, cardinality limits).
 //! - [`kafka`]: `[kafka]` (the Kafka protocol listener).
+//! - [`ui`]: `[ui]` (the web UI's dashboards directory).
 //! - [`alert`]: `[alerting]` (rule files, routing file, outbox, silences).
 
 mod alert;
@@ -30,6 +31,7 @@ mod log;
 mod logs;
 mod metrics;
 mod topic;
+mod ui;
 
 #[cfg(test)]
 mod tests;
@@ -48,6 +50,7 @@ pub use log::RawLog;
 pub use logs::{RawLogs, RawQuery};
 pub use metrics::{MetricsSettings, RawMetrics, RawTier};
 pub use topic::{RawTopic, Retention, RetentionBytes};
+pub use ui::RawUi;
 
 /// The data dir used when neither the file nor `--data-dir` names one.
 pub const DEFAULT_DATA_DIR: &str = "./weir-data";
@@ -65,6 +68,7 @@ pub struct RawConfig {
     pub query: RawQuery,
     pub alerting: RawAlerting,
     pub kafka: RawKafka,
+    pub ui: RawUi,
 }
 
 impl Default for RawConfig {
@@ -79,6 +83,7 @@ impl Default for RawConfig {
             query: RawQuery::default(),
             alerting: RawAlerting::default(),
             kafka: RawKafka::default(),
+            ui: RawUi::default(),
         }
     }
 }
@@ -132,6 +137,8 @@ pub struct Settings {
     /// The Kafka protocol listener; `advertised_port` 0 means the bound
     /// port of `listen.kafka`.
     pub kafka: log_core::kafka::KafkaConfig,
+    /// Where the UI's dashboard files are; `None`: only the built-in one.
+    pub dashboards_dir: Option<PathBuf>,
 }
 
 /// Validated listener addresses.
@@ -201,6 +208,7 @@ impl RawConfig {
             query: self.query.validate()?,
             alerting: self.alerting.validate()?,
             kafka: self.kafka.validate()?,
+            dashboards_dir: self.ui.validate()?,
         })
     }
 }

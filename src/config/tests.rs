@@ -24,6 +24,7 @@ fn assert_same(a: &Settings, b: &Settings) {
     assert_eq!(format!("{:?}", a.metrics), format!("{:?}", b.metrics));
     assert_eq!(format!("{:?}", a.alerting), format!("{:?}", b.alerting));
     assert_eq!(format!("{:?}", a.kafka), format!("{:?}", b.kafka));
+    assert_eq!(a.dashboards_dir, b.dashboards_dir);
     assert_eq!(a.query, b.query);
 }
 
@@ -56,7 +57,9 @@ fn example_config_lists_every_key() {
         query,
         alerting,
         kafka,
+        ui,
     } = RawConfig::default();
+    let RawUi { dashboards_dir: _ } = ui;
     let RawKafka {
         advertised_host: _,
         advertised_port: _,
@@ -202,6 +205,7 @@ fn example_config_lists_every_key() {
             ],
         ),
         ("alerting.silences", &["max_silences", "retention"]),
+        ("ui", &["dashboards_dir"]),
         (
             "kafka",
             &[
