@@ -253,6 +253,8 @@ fn every_page_works_in_a_real_browser() {
         .arg(&screenshots)
         .output()
         .expect("run node tests/ui/browser.mjs");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    rt.block_on(feeder).expect("the gauge feeder");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

@@ -92,7 +92,7 @@ export async function render(view, p) {
           api(`/api/v1/logs/search?${search}`),
           api(`/api/v1/logs/histogram?${new URLSearchParams({ query, start: startIso, end: endIso, by: "severity" })}`),
         ]);
-        barChart(histogram, hist.buckets.map((b) => ({ t: b.timestamp_ms, counts: b.by_severity || { "": b.count } })), hist.interval_ms);
+        barChart(histogram, hist.buckets.map((b) => ({ t: b.timestamp_ms, counts: b.by_severity || (b.count ? { "": b.count } : {}) })), hist.interval_ms);
         docs = found.hits;
         summary.textContent = `${found.num_hits} hits${found.num_hits > docs.length ? `, newest ${docs.length} shown` : ""} · ${(found.elapsed_time_micros / 1000).toFixed(1)} ms`;
       }

@@ -311,3 +311,48 @@ mod tests {
         assert!(errors.iter().any(|e| e.contains("kind")), "{errors:?}");
     }
 }
+
+#[cfg(test)]
+mod grafana {
+    use std::path::Path;
+
+    /// The shipped Grafana files parse, point at Weir's HTTP port, and the
+    /// dashboard only uses the data sources they provision.
+    #[test]
+    fn grafana_provisioning_matches_the_dashboard() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/grafana");
+        let sources: serde_yaml_ng::Value = serde_yaml_ng::from_str(
+            &std::fs::read_to_string(root.join("provisioning/datasources/weir.yml")).unwrap(),
+        )
+        .unwrap();
+        let uids: Vec<&str> = sources["datasources"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|d| d["uid"].as_str().unwrap())
+            .collect();
+        assert_eq!(uids, ["weir-prometheus", "weir-loki"]);
+        let providers: serde_yaml_ng::Value = serde_yaml_ng::from_str(
+            &std::fs::read_to_string(root.join("provisioning/dashboards/weir.yml")).unwrap(),
+        )
+        .unwrap();
+        assert!(
+            providers["providers"][0]["options"]["path"]
+                .as_str()
+                .is_some()
+        );
+        let board: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(root.join("dashboards/weir.json")).unwrap(),
+        )
+        .unwrap();
+        let panels = board["panels"].as_array().unwrap();
+        assert!(!panels.is_empty());
+        for panel in panels {
+            for target in panel["targets"].as_array().unwrap() {
+                let uid = target["datasource"]["uid"].as_str().unwrap();
+                assert!(uids.contains(&uid), "{} uses {uid}", panel["title"]);
+                assert!(target["expr"].as_str().is_some_and(|e| !e.is_empty()));
+            }
+        }
+    }
+}

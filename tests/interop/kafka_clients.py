@@ -251,10 +251,13 @@ def group(bootstrap, topic, group_id, strategy):
                 consumer.commit(message=m, asynchronous=False)
         consumer.close()
 
+    # Members start a second apart, so the group rebalances as each joins
+    # (the first one holds every partition until the others arrive).
     threads = {}
     for name in ("a", "b", "c"):
         threads[name] = threading.Thread(target=member, args=(name,), daemon=True)
         threads[name].start()
+        time.sleep(1.0)
 
     def settled(names):
         deadline = time.monotonic() + 60

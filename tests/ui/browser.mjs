@@ -164,6 +164,9 @@ for (const [name, viewport] of [["desktop", { width: 1280, height: 800 }], ["pho
     await page.goto(`${base}/#/dashboards?range=5m`);
     await page.waitForSelector("#panels .panel", { timeout: 10000 });
     check(await page.locator("#panels .panel").count() >= 2, `${name} dashboards: the weir dashboard has no panels`);
+    await page.waitForFunction(() => ![...document.querySelectorAll("#panels .panel")].some((p) => p.textContent.includes("Loading")), null, { timeout: 15000 });
+    const broken = await page.$$eval("#panels .panel", (panels) => panels.filter((p) => p.querySelector(".error")).map((p) => p.textContent));
+    check(broken.length === 0, `${name} dashboards: panels failed: ${broken.join(" | ")}`);
     await page.selectOption("select[name=id]", "queues");
     await page.waitForSelector("#panels .panel svg path", { timeout: 15000 }).catch(() => check(false, `${name} dashboards: the queues chart is empty`));
     await fits("dashboards");

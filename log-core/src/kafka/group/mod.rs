@@ -290,10 +290,21 @@ pub async fn sync(broker: &Broker, request: SyncGroupRequest) -> SyncGroupRespon
         let member = group.members.get_mut(&member_id).expect("checked");
         member.last_seen = now;
         member.sync = Some(tx);
-        (rx, member.session_timeout)
+        (rx, member.rebalance_timeout)
     };
     let (rx, timeout) = receiver;
-    match tokio::time::timeout(timeout, rx).await {
+    let answer = tokio::time::timeout(timeout, rx).await;
+    // The wait counts as being seen: the session restarts from the answer.
+    if let Some(m) = broker
+        .groups
+        .lock()
+        .get_mut(request.group_id.0.as_str())
+        .and_then(|g| g.members.get_mut(&member_id))
+    {
+        m.last_seen = Instant::now();
+        m.sync = None;
+    }
+    match answer {
         Ok(Ok(Ok(assignment))) => response.assignment = assignment,
         Ok(Ok(Err(e))) => response.error_code = e.code(),
         _ => response.error_code = ResponseError::RebalanceInProgress.code(),
