@@ -176,7 +176,7 @@ fn example_config_lists_every_key() {
             "",
             &[
                 "data_dir", "listen", "log", "ingest", "logs", "metrics", "query", "alerting",
-                "kafka",
+                "kafka", "ui",
             ],
         ),
         (
@@ -514,4 +514,38 @@ fn kafka_errors_name_the_key() {
     assert!(parse_err("[kafka]\nadvertised_host = \"\"").contains("kafka.advertised_host"));
     assert!(parse_err("[kafka]\nmax_request_bytes = 10").contains("kafka.max_request_bytes"));
     assert!(parse_err("[kafka]\nmax_connections = 0").contains("kafka.max_connections"));
+}
+
+#[test]
+fn the_configuration_reference_documents_every_key() {
+    // The example lists every key the code has (example_config_lists_every_key);
+    // the reference must name each of them, as `section.key`.
+    let reference = include_str!("../../docs/configuration.md");
+    let table: toml::Table = toml::from_str(EXAMPLE).unwrap();
+    fn keys(prefix: &str, table: &toml::Table, out: &mut Vec<String>) {
+        for (key, value) in table {
+            let path = if prefix.is_empty() {
+                key.clone()
+            } else {
+                format!("{prefix}.{key}")
+            };
+            match value {
+                toml::Value::Table(inner) if !inner.is_empty() || key != "external_labels" => {
+                    keys(&path, inner, out)
+                }
+                _ => out.push(path),
+            }
+        }
+    }
+    let mut all = Vec::new();
+    keys("", &table, &mut all);
+    assert!(all.len() > 50, "{all:?}");
+    let missing: Vec<&String> = all
+        .iter()
+        .filter(|k| !reference.contains(&format!("`{k}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/configuration.md does not document {missing:?}"
+    );
 }
