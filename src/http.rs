@@ -12,9 +12,11 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
+use axum::middleware::Next;
 use axum::response::IntoResponse;
+use axum::response::Response;
 use axum::routing::get;
 use axum::serve::ListenerExt;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -40,10 +42,42 @@ pub fn metrics_handle() -> PrometheusHandle {
             // case this handle renders an empty page rather than crashing.
             let _ = metrics::set_global_recorder(recorder);
             ingest::telemetry::describe();
+            log_core::telemetry::describe();
+            describe_http();
             aggregator::telemetry::describe();
             handle
         })
         .clone()
+}
+
+/// HTTP requests on `listen.http`, by `route` (the route's pattern, so a
+/// fixed set) and `status`.
+pub const HTTP_REQUESTS: &str = "weir_http_requests_total";
+/// Time to answer an HTTP request (queries included), by `route`.
+pub const HTTP_REQUEST_DURATION: &str = "weir_http_request_duration_seconds";
+
+fn describe_http() {
+    metrics::describe_counter!(HTTP_REQUESTS, "HTTP API requests by route and status");
+    metrics::describe_histogram!(
+        HTTP_REQUEST_DURATION,
+        metrics::Unit::Seconds,
+        "time to answer an HTTP API request, queries included"
+    );
+}
+
+/// Counts and times every request by its route's pattern.
+async fn record(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!(HTTP_REQUESTS, "route" => route.clone(), "status" => status).increment(1);
+    metrics::histogram!(HTTP_REQUEST_DURATION, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
 }
 
 /// Whether the process is ready to take traffic.
@@ -74,6 +108,7 @@ pub fn router(readiness: Readiness, metrics: PrometheusHandle, apis: Router) -> 
         .route("/metrics", get(render_metrics))
         .with_state(ApiState { readiness, metrics })
         .merge(apis)
+        .route_layer(axum::middleware::from_fn(record))
 }
 
 async fn ready(State(state): State<ApiState>) -> impl IntoResponse {

@@ -50,6 +50,15 @@ use crate::store::{KeyedTopic, OUTBOX_TOPIC, STATE_TOPIC};
 
 pub use views::NotificationsView;
 
+/// Names of the engine's metrics.
+pub mod metric {
+    /// Rule group evaluations, by `outcome` (`ok`, or `error` when a rule
+    /// of the group failed).
+    pub const EVALUATIONS_TOTAL: &str = "weir_alerting_group_evaluations_total";
+    /// Time to evaluate one group.
+    pub const EVALUATION_DURATION: &str = "weir_alerting_group_evaluation_duration_seconds";
+}
+
 /// The state-topic key of the dispatcher's snapshot.
 const DISPATCH_KEY: &str = "dispatch";
 

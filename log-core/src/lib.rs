@@ -33,6 +33,7 @@
 //! - [`log`]: the data dir — lock, topic metadata, open and close.
 //! - [`check`]: offline verification and repair (`weir log check`).
 //! - [`kafka`]: the Kafka wire protocol on the log.
+//! - [`telemetry`]: the names of the log's own metrics.
 //! - [`config`] and [`error`]: settings and the error type.
 
 pub mod appender;
@@ -53,6 +54,7 @@ pub mod recovery;
 pub mod retention;
 mod segment;
 mod sync;
+pub mod telemetry;
 
 pub use appender::{Appender, DEFAULT_TENANT, TENANT_HEADER};
 pub use batch::{BatchHeader, NewRecord, PreparedBatch, Record};

@@ -104,6 +104,12 @@ pub async fn run(inner: Arc<Inner>, group: Arc<Mutex<RuleGroup>>) {
                 };
                 let mut group = lock(&group);
                 let alerts = group.evaluate(&ctx, at);
+                let failed = group.rules.iter().any(|r| r.status().last_error.is_some());
+                let outcome = if failed { "error" } else { "ok" };
+                metrics::counter!(super::metric::EVALUATIONS_TOTAL, "outcome" => outcome)
+                    .increment(1);
+                metrics::histogram!(super::metric::EVALUATION_DURATION)
+                    .record(group.evaluation_duration.as_secs_f64());
                 (alerts, group.snapshot(), group_key(&group))
             })
             .await

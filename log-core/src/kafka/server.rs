@@ -122,11 +122,46 @@ async fn connection(
         let mut frame = BytesMut::zeroed(size as usize);
         read.read_exact(&mut frame).await?;
         let frame = frame.freeze();
-        match handle(&broker, frame, peer).await {
+        let started = std::time::Instant::now();
+        let api = api_name(&frame);
+        let reply = handle(&broker, frame, peer).await;
+        crate::telemetry::kafka_request(api, started.elapsed());
+        match reply {
             Reply::Send(bytes) => write.write_all(&bytes).await?,
             Reply::Nothing => {}
             Reply::Close => return Ok(()),
         }
+    }
+}
+
+/// The name of a frame's API, for metrics: a fixed set of labels.
+fn api_name(frame: &[u8]) -> &'static str {
+    let key = frame
+        .get(0..2)
+        .map_or(-1, |b| i16::from_be_bytes([b[0], b[1]]));
+    match ApiKey::try_from(key) {
+        Ok(api) if versions::range(api).is_some() => match api {
+            ApiKey::Produce => "produce",
+            ApiKey::Fetch => "fetch",
+            ApiKey::ListOffsets => "list_offsets",
+            ApiKey::Metadata => "metadata",
+            ApiKey::OffsetCommit => "offset_commit",
+            ApiKey::OffsetFetch => "offset_fetch",
+            ApiKey::FindCoordinator => "find_coordinator",
+            ApiKey::JoinGroup => "join_group",
+            ApiKey::Heartbeat => "heartbeat",
+            ApiKey::LeaveGroup => "leave_group",
+            ApiKey::SyncGroup => "sync_group",
+            ApiKey::DescribeGroups => "describe_groups",
+            ApiKey::ListGroups => "list_groups",
+            ApiKey::ApiVersions => "api_versions",
+            ApiKey::CreateTopics => "create_topics",
+            ApiKey::DeleteTopics => "delete_topics",
+            ApiKey::InitProducerId => "init_producer_id",
+            ApiKey::DescribeConfigs => "describe_configs",
+            _ => "other",
+        },
+        _ => "unsupported",
     }
 }
 

@@ -250,6 +250,7 @@ impl Partition {
             });
         }
         let config = self.topic_config();
+        crate::telemetry::appended(&self.topic.name, batch.len());
         let (info, end) = {
             let mut writer = self.writer.lock().unwrap();
             if let Some(reason) = &writer.failed {

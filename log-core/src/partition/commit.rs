@@ -73,6 +73,7 @@ impl Partition {
             return self.reschedule_after_round(0);
         }
         let pending = writer.take_pending();
+        let started = Instant::now();
         let segment = Arc::clone(&writer.active);
         let (position, end) = (segment.size(), segment.next_offset());
         drop(writer);
@@ -100,6 +101,7 @@ impl Partition {
         drop(io);
         segment.expose(position);
         let waiting = self.mark_durable(end);
+        crate::telemetry::synced(started.elapsed(), waiting);
         self.reschedule_after_round(waiting)
     }
 
