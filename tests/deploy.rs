@@ -293,3 +293,20 @@ fn systemd_accepts_the_unit() {
         "systemd-analyze verify: {complaints:#?}"
     );
 }
+
+#[test]
+fn the_collector_example_sends_every_signal_to_weirs_otlp_port() {
+    let collector = &yaml_docs("otel-collector.yml")[0];
+    let defaults = settings("", "defaults");
+    let endpoint = collector["exporters"]["otlp/weir"]["endpoint"]
+        .as_str()
+        .unwrap();
+    assert!(
+        endpoint.ends_with(&format!(":{}", defaults.listen.otlp_grpc.port())),
+        "{endpoint}"
+    );
+    for signal in ["logs", "metrics", "traces"] {
+        let exporters = &collector["service"]["pipelines"][signal]["exporters"];
+        assert_eq!(exporters[0].as_str(), Some("otlp/weir"), "{signal}");
+    }
+}
