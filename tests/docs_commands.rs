@@ -36,7 +36,7 @@ fn blocks() -> Vec<(String, Vec<String>)> {
         let mut current: Option<Vec<String>> = None;
         for line in text.lines() {
             match (&mut current, line.trim_start()) {
-                (None, l) if l == "```sh" => current = Some(Vec::new()),
+                (None, "```sh") => current = Some(Vec::new()),
                 (Some(_), "```") => out.push((file.display().to_string(), current.take().unwrap())),
                 (Some(lines), l) => lines.push(l.to_owned()),
                 _ => {}
