@@ -16,23 +16,29 @@ use regex::Regex;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Labels(Arc<[(String, String)]>);
 
+/// The pairs a [`Labels`] of `pairs` holds, as a plain vector: sorted by
+/// name, empty values dropped, and of pairs with the same name the last.
+pub fn unique_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> =
+        pairs.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+    // Stable sort keeps insertion order among equal names; keep the last.
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut unique: Vec<(String, String)> = Vec::with_capacity(pairs.len());
+    for pair in pairs {
+        match unique.last_mut() {
+            Some(last) if last.0 == pair.0 => *last = pair,
+            _ => unique.push(pair),
+        }
+    }
+    unique
+}
+
 impl Labels {
     /// Builds a set from pairs in any order; a later pair with the same name
     /// replaces an earlier one. Pairs with empty values are dropped, as in
     /// Prometheus (an empty label is the same as no label).
     pub fn new(pairs: impl IntoIterator<Item = (String, String)>) -> Labels {
-        let mut pairs: Vec<(String, String)> =
-            pairs.into_iter().filter(|(_, v)| !v.is_empty()).collect();
-        // Stable sort keeps insertion order among equal names; keep the last.
-        pairs.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut unique: Vec<(String, String)> = Vec::with_capacity(pairs.len());
-        for pair in pairs {
-            match unique.last_mut() {
-                Some(last) if last.0 == pair.0 => *last = pair,
-                _ => unique.push(pair),
-            }
-        }
-        Labels(unique.into())
+        Labels(unique_pairs(pairs).into())
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {

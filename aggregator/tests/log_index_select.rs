@@ -13,6 +13,7 @@ use aggregator::logs::logql::{LogQlEngine, QueryResult, RangeWindow};
 use aggregator::logs::source::{Direction, LogEntry, LogSelect, LogSource};
 use aggregator::query::{Deadline, QueryLimits};
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValueList, any_value::Value};
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
@@ -209,12 +210,16 @@ fn labelled() -> Harness {
     let harness = Harness::started(1, fast_config());
     let logs = |host: &str| {
         vec![
-            line_with(
-                T0 + MINUTE,
-                "INFO",
-                "GET /cart 200",
-                &[("http.method", "GET"), ("host.name", host)],
-            ),
+            LogRecord {
+                trace_id: vec![0xab; 16],
+                span_id: vec![0xcd; 8],
+                ..line_with(
+                    T0 + MINUTE,
+                    "INFO",
+                    "GET /cart 200",
+                    &[("http.method", "GET"), ("host.name", host)],
+                )
+            },
             line(T0 + 2 * MINUTE, "ERROR", "error: db down"),
         ]
     };
@@ -250,6 +255,21 @@ fn labelled() -> Harness {
             )],
         ),
     );
+    // A resource attribute named like an id label shadows the record's
+    // own id in the query view.
+    harness.append(
+        0,
+        Some(TENANT),
+        &request(
+            "payments",
+            &[("trace.id", "from-resource")],
+            vec![LogRecord {
+                trace_id: vec![0xef; 16],
+                span_id: vec![0x12; 8],
+                ..line(T0 + 5 * MINUTE, "INFO", "paid")
+            }],
+        ),
+    );
     harness.wait_indexed();
     harness
 }
@@ -258,7 +278,7 @@ fn labelled() -> Harness {
 fn matcher_pushdown_returns_every_entry_the_engine_would_select() {
     let harness = labelled();
     let all = select(&harness, Vec::new(), Vec::new());
-    assert_eq!(all.len(), 4);
+    assert_eq!(all.len(), 5);
     let lookup = |e: &LogEntry, name: &str| -> String {
         e.labels
             .get(name)
@@ -272,6 +292,8 @@ fn matcher_pushdown_returns_every_entry_the_engine_would_select() {
         "k8s_pod_name",
         "http_method",
         "detected_level",
+        "trace_id",
+        "span_id",
     ] {
         let values: BTreeSet<String> = all.iter().map(|e| lookup(e, name)).collect();
         for value in values.iter().map(String::as_str).chain(["shadow", "nope"]) {
@@ -323,8 +345,24 @@ fn label_names_values_series_and_stats_describe_the_data() {
             "http_method",
             "k8s_pod_name",
             "service_name",
-            "severity_text"
+            "severity_text",
+            "span_id",
+            "trace_id",
         ]
+    );
+    // The id labels' values, as the query view gives them (the record's
+    // own id unless a stream label shadows it).
+    assert_eq!(
+        source
+            .label_values(TENANT, "trace_id", start, end, &[])
+            .unwrap(),
+        ["ab".repeat(16), "from-resource".to_owned()]
+    );
+    assert_eq!(
+        source
+            .label_values(TENANT, "span_id", start, end, &[])
+            .unwrap(),
+        ["12".repeat(8), "cd".repeat(8)]
     );
     assert_eq!(
         source

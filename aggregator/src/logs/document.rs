@@ -28,11 +28,11 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use prost::Message;
 use serde::Serialize;
 use tantivy::TantivyDocument;
-use tantivy::schema::document::Value as _;
+use tantivy::schema::document::{ReferenceValue, ReferenceValueLeaf, Value};
 use tantivy::schema::{OwnedValue, document::CompactDocValue};
 
-use crate::labels::{Labels, label_name};
-use crate::logs::schema::Fields;
+use crate::labels::{Labels, label_name, unique_pairs};
+use crate::logs::schema::{Fields, SPAN_ID, TRACE_ID};
 
 /// The service name of a resource without `service.name`.
 pub const UNKNOWN_SERVICE: &str = "unknown_service";
@@ -127,8 +127,11 @@ impl LogDocument {
         doc.add_u64(fields.severity_number, self.severity_number);
         doc.add_text(fields.body, &self.body);
         doc.add_u64(fields.body_bytes, self.body.len() as u64);
-        doc.add_object(fields.attributes, self.attributes.clone());
-        doc.add_object(fields.resource_attributes, self.resource_attributes.clone());
+        doc.add_field_value(fields.attributes, Borrowed::Object(&self.attributes));
+        doc.add_field_value(
+            fields.resource_attributes,
+            Borrowed::Object(&self.resource_attributes),
+        );
         if !self.trace_id.is_empty() {
             doc.add_text(fields.trace_id, &self.trace_id);
         }
@@ -141,19 +144,20 @@ impl LogDocument {
         // One value per name, the one a selector sees: a stream label
         // shadows metadata of the same name (`Labels::new` keeps the last),
         // or a pushed-down `name!="v"` would drop entries the engine keeps.
-        let labels = Labels::new(
-            self.metadata()
-                .into_pairs()
-                .into_iter()
-                .chain(self.stream_labels().into_pairs()),
-        )
-        .into_pairs()
-        .into_iter()
-        .map(|(name, value)| (name, OwnedValue::Str(value)))
-        .collect();
-        doc.add_object(
+        let labels = unique_pairs(self.metadata_pairs().chain(self.stream_pairs()))
+            .into_iter()
+            .map(|(name, value)| {
+                // The record's own ids are in their own fields: the name
+                // alone keeps them among the label names (see the schema doc).
+                let own_id = (name == TRACE_ID && value == self.trace_id)
+                    || (name == SPAN_ID && value == self.span_id);
+                let value = if own_id { String::new() } else { value };
+                (name, OwnedValue::Str(value))
+            })
+            .collect();
+        doc.add_field_value(
             fields.labels,
-            BTreeMap::from([(self.tenant.clone(), OwnedValue::Object(labels))]),
+            &OwnedValue::Object(vec![(self.tenant.clone(), OwnedValue::Object(labels))]),
         );
         doc.add_u64(fields.offset, self.offset);
         doc
@@ -194,33 +198,37 @@ impl LogDocument {
     /// Loki's stream labels: `service_name`, `severity_text` and every
     /// resource attribute under its query-view name.
     pub fn stream_labels(&self) -> Labels {
-        Labels::new(
-            self.resource_attributes
-                .iter()
-                .map(|(key, value)| (label_name(key), label_value(value)))
-                .chain([
-                    ("service_name".to_owned(), self.service_name.clone()),
-                    ("severity_text".to_owned(), self.severity_text.clone()),
-                ]),
-        )
+        Labels::new(self.stream_pairs())
+    }
+
+    fn stream_pairs(&self) -> impl Iterator<Item = (String, String)> + '_ {
+        self.resource_attributes
+            .iter()
+            .map(|(key, value)| (label_name(key), label_value(value)))
+            .chain([
+                ("service_name".to_owned(), self.service_name.clone()),
+                ("severity_text".to_owned(), self.severity_text.clone()),
+            ])
     }
 
     /// Loki's structured metadata: every attribute under its query-view
     /// name, `trace_id`, `span_id` and `detected_level`.
     pub fn metadata(&self) -> Labels {
-        Labels::new(
-            self.attributes
-                .iter()
-                .map(|(key, value)| (label_name(key), label_value(value)))
-                .chain([
-                    ("trace_id".to_owned(), self.trace_id.clone()),
-                    ("span_id".to_owned(), self.span_id.clone()),
-                    (
-                        "detected_level".to_owned(),
-                        detected_level(self.severity_number, &self.severity_text).to_owned(),
-                    ),
-                ]),
-        )
+        Labels::new(self.metadata_pairs())
+    }
+
+    fn metadata_pairs(&self) -> impl Iterator<Item = (String, String)> + '_ {
+        self.attributes
+            .iter()
+            .map(|(key, value)| (label_name(key), label_value(value)))
+            .chain([
+                (TRACE_ID.to_owned(), self.trace_id.clone()),
+                (SPAN_ID.to_owned(), self.span_id.clone()),
+                (
+                    "detected_level".to_owned(),
+                    detected_level(self.severity_number, &self.severity_text).to_owned(),
+                ),
+            ])
     }
 }
 
@@ -299,6 +307,56 @@ fn value_of(value: AnyValue) -> OwnedValue {
                 .map(|kv| (kv.key, kv.value.map_or(OwnedValue::Null, value_of)))
                 .collect(),
         ),
+    }
+}
+
+/// An attribute map as a tantivy value, borrowed: a document copies its
+/// bytes once, with no owned copy of the map made first.
+#[derive(Debug, Clone, Copy)]
+enum Borrowed<'a> {
+    Object(&'a BTreeMap<String, OwnedValue>),
+    Value(&'a OwnedValue),
+}
+
+/// The pairs of a borrowed object.
+enum BorrowedPairs<'a> {
+    Map(std::collections::btree_map::Iter<'a, String, OwnedValue>),
+    Pairs(std::slice::Iter<'a, (String, OwnedValue)>),
+}
+
+impl<'a> Iterator for BorrowedPairs<'a> {
+    type Item = (&'a str, Borrowed<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (key, value) = match self {
+            BorrowedPairs::Map(pairs) => pairs.next()?,
+            BorrowedPairs::Pairs(pairs) => pairs.next().map(|(k, v)| (k, v))?,
+        };
+        Some((key.as_str(), Borrowed::Value(value)))
+    }
+}
+
+type BorrowedItems<'a> =
+    std::iter::Map<std::slice::Iter<'a, OwnedValue>, fn(&'a OwnedValue) -> Borrowed<'a>>;
+
+impl<'a> Value<'a> for Borrowed<'a> {
+    type ArrayIter = BorrowedItems<'a>;
+    type ObjectIter = BorrowedPairs<'a>;
+
+    fn as_value(&self) -> ReferenceValue<'a, Self> {
+        match *self {
+            Borrowed::Object(map) => ReferenceValue::Object(BorrowedPairs::Map(map.iter())),
+            Borrowed::Value(OwnedValue::Object(pairs)) => {
+                ReferenceValue::Object(BorrowedPairs::Pairs(pairs.iter()))
+            }
+            Borrowed::Value(OwnedValue::Array(items)) => {
+                let borrow: fn(&'a OwnedValue) -> Borrowed<'a> = Borrowed::Value;
+                ReferenceValue::Array(items.iter().map(borrow))
+            }
+            Borrowed::Value(leaf) => {
+                ReferenceValue::Leaf(leaf.as_leaf().unwrap_or(ReferenceValueLeaf::Null))
+            }
+        }
     }
 }
 

@@ -41,9 +41,24 @@ use crate::telemetry;
 /// that each tier holds fewer than this many.
 const MERGE_FACTOR: usize = 8;
 
+/// Segments with more documents than this are not merged again: each
+/// merge rewrites every term of its inputs, and the unique ones (trace and
+/// span ids) make a busy split's later merges cost more than indexing did.
+/// A merge of [`MERGE_FACTOR`] smaller ones still makes segments up to
+/// eight times larger, so a split of an hour holds a handful of them.
+const MAX_DOCS_BEFORE_MERGE: usize = 500_000;
+
 /// A writer closed after this long without documents, so a bucket that
 /// ended stops holding memory and retention can delete it later.
 const IDLE_WRITER: Duration = Duration::from_secs(60);
+
+/// The merge policy of every split writer.
+pub fn merge_policy() -> LogMergePolicy {
+    let mut policy = LogMergePolicy::default();
+    policy.set_min_num_segments(MERGE_FACTOR);
+    policy.set_max_docs_before_merge(MAX_DOCS_BEFORE_MERGE);
+    policy
+}
 
 struct OpenWriter {
     split: Arc<Split>,
@@ -111,9 +126,7 @@ impl PartitionIndexer {
                 .index()
                 .writer_with_num_threads(1, config.writer_memory_bytes)
                 .map_err(|e| AggregatorError::index(format!("open a writer on {split:?}"), e))?;
-            let mut policy = LogMergePolicy::default();
-            policy.set_min_num_segments(MERGE_FACTOR);
-            writer.set_merge_policy(Box::new(policy));
+            writer.set_merge_policy(Box::new(merge_policy()));
             let skip_below = split.committed_offset();
             self.writers.insert(
                 id,

@@ -27,7 +27,12 @@
 //! names (`k8s.pod.name` → `k8s_pod_name`) nested under its tenant, so
 //! that an equality matcher of a LogQL stream selector becomes one term
 //! lookup, and a tenant's label names and values are a prefix scan of the
-//! term dictionary that never sees another tenant's. `offset` is the record's offset in its
+//! term dictionary that never sees another tenant's. The id labels
+//! ([`ID_LABELS`]: `trace_id`, `span_id`) are the exception: their values
+//! are unique per record and already indexed in their own fields, so
+//! `labels` holds only their names (with an empty value) when the value is
+//! the record's own id. Indexing each id twice doubled the unique terms,
+//! which dominate a segment's term-dictionary build and every merge. `offset` is the record's offset in its
 //! partition: it makes replays checkable and lets a live tail follow what
 //! was indexed since it last looked, whatever the records' timestamps.
 //!
@@ -64,6 +69,10 @@ pub const SCOPE_NAME: &str = "scope_name";
 pub const TENANT: &str = "tenant";
 pub const LABELS: &str = "labels";
 pub const OFFSET: &str = "offset";
+
+/// Labels whose values live in their own fields rather than in `labels`
+/// (see the module doc).
+pub const ID_LABELS: [&str; 2] = [TRACE_ID, SPAN_ID];
 
 /// The schema's fields, resolved once.
 #[derive(Debug, Clone, Copy)]

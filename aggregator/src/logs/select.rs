@@ -76,10 +76,31 @@ impl LogSearch {
                 false,
             );
             term.append_type_and_str(&matcher.value);
-            clauses.push((
-                occur,
-                Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
-            ));
+            let labels_term = Box::new(TermQuery::new(term, IndexRecordOption::Basic));
+            let id_field = match matcher.name.as_str() {
+                schema::TRACE_ID => Some(fields.trace_id),
+                schema::SPAN_ID => Some(fields.span_id),
+                _ => None,
+            };
+            match (id_field, occur) {
+                (None, _) => clauses.push((occur, labels_term)),
+                // A record's own id is in its field; a stream label of
+                // the same name shadowing it is in `labels`: either may
+                // hold the value, and the engine re-checks which.
+                (Some(field), Occur::Must) => {
+                    let id_term = Term::from_field_text(field, &matcher.value);
+                    let either = BooleanQuery::new(vec![
+                        (Occur::Should, labels_term as Box<dyn Query>),
+                        (
+                            Occur::Should,
+                            Box::new(TermQuery::new(id_term, IndexRecordOption::Basic)),
+                        ),
+                    ]);
+                    clauses.push((Occur::Must, Box::new(either)));
+                }
+                // Exclusion is exact only in `labels`: left to the engine.
+                (Some(_), _) => {}
+            }
         }
         for substring in substrings {
             let terms: Vec<(Occur, Box<dyn Query>)> = substring_patterns(substring)
@@ -249,7 +270,9 @@ impl LogSearch {
                             None => continue,
                         },
                     };
-                    if let Ok(item) = std::str::from_utf8(item) {
+                    if let Ok(item) = std::str::from_utf8(item)
+                        && !item.is_empty()
+                    {
                         found.insert(item.to_owned());
                     }
                 }
@@ -324,7 +347,10 @@ impl LogSource for LogSearch {
         end_nanos: i64,
         matchers: &[Matcher],
     ) -> Result<Vec<String>> {
-        if matchers.is_empty() {
+        // The id labels' values are not in the `labels` dictionary (see
+        // the schema doc): they come from the newest records, as with
+        // matchers.
+        if matchers.is_empty() && !schema::ID_LABELS.contains(&name) {
             return self.dictionary_labels(tenant, Some(name), start_nanos, end_nanos);
         }
         let mut values = BTreeSet::new();

@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use aggregator::consumer::{Consumer, ConsumerConfig};
 use aggregator::logs::document::decode_record;
-use aggregator::logs::indexer::PartitionIndexer;
+use aggregator::logs::indexer::{PartitionIndexer, merge_policy};
 use aggregator::logs::logql::{LogQlEngine, QueryResult};
 use aggregator::logs::search::{LogSearch, SearchRequest};
 use aggregator::logs::source::Direction;

@@ -30,12 +30,12 @@ pub(super) fn run_raw(args: &LogsBenchArgs, requests: &Requests, root: &Path) ->
                     let split = Split::open(root, id, config.bucket_secs(), true)?
                         .context("a created split exists")?;
                     let fields = split.fields();
-                    // One indexing thread and the indexer's memory; the
-                    // default merge policy is the indexer's (LogMergePolicy,
-                    // 8 segments at once).
+                    // One indexing thread, the indexer's memory and its
+                    // merge policy.
                     let mut writer = split
                         .index()
                         .writer_with_num_threads(1, config.writer_memory_bytes)?;
+                    writer.set_merge_policy(Box::new(merge_policy()));
                     let mut docs = Vec::new();
                     let mut added = 0u64;
                     for i in (u64::from(partition)..requests.count).step_by(partitions as usize) {

@@ -501,6 +501,8 @@ fn indexed_labels_hold_one_value_per_name_as_the_query_view_resolves_it() {
             text("host.name", "from-record"),
             text("service_name", "shadow"),
         ],
+        trace_id: vec![0x0a; 16],
+        span_id: vec![0x0b; 8],
         ..LogRecord::default()
     };
     let doc = decode_one(&record(
@@ -511,6 +513,8 @@ fn indexed_labels_hold_one_value_per_name_as_the_query_view_resolves_it() {
             vec![
                 text("service.name", "api"),
                 text("host.name", "from-resource"),
+                // Shadows the record's span id in the query view.
+                text("span.id", "from-resource"),
             ],
             vec![log],
         ),
@@ -534,11 +538,23 @@ fn indexed_labels_hold_one_value_per_name_as_the_query_view_resolves_it() {
     assert_eq!(names.len(), labels.len(), "one value per name: {labels:?}");
     for (name, value) in &labels {
         let viewed = stream.get(name).or_else(|| metadata.get(name));
+        // The record's own trace id is only named: its value is a term of
+        // the `trace_id` field.
+        let viewed = match name.as_str() {
+            "trace_id" => Some(""),
+            _ => viewed,
+        };
         assert_eq!(
             Some(value),
-            viewed.map(|v| OwnedValue::Str(v.to_owned())).as_ref()
+            viewed.map(|v| OwnedValue::Str(v.to_owned())).as_ref(),
+            "{name}"
         );
     }
+    assert!(names.contains("trace_id") && names.contains("span_id"));
+    assert!(labels.contains(&(
+        "span_id".to_owned(),
+        OwnedValue::Str("from-resource".into())
+    )));
     assert!(labels.contains(&(
         "host_name".to_owned(),
         OwnedValue::Str("from-resource".into())
