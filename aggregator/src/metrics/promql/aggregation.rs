@@ -77,7 +77,7 @@ pub(crate) fn eval<'a>(ev: &Evaluator<'a>, a: &AggregateExpr, t_ms: i64) -> Resu
 }
 
 /// The labels a group is keyed (and, but for `topk`, labelled) by.
-fn group_key(labels: &Labels, modifier: Option<&LabelModifier>) -> Labels {
+pub(crate) fn group_key(labels: &Labels, modifier: Option<&LabelModifier>) -> Labels {
     match modifier {
         None => Labels::default(),
         Some(LabelModifier::Include(by)) => {

@@ -64,13 +64,13 @@ pub(crate) fn eval<'a>(ev: &Evaluator<'a>, b: &BinaryExpr, t_ms: i64) -> Result<
     }
 }
 
-fn is_comparison(op: &str) -> bool {
+pub(crate) fn is_comparison(op: &str) -> bool {
     matches!(op, "==" | "!=" | ">" | "<" | ">=" | "<=")
 }
 
 /// `(value, keep)`: arithmetic keeps its result; a comparison keeps the
 /// left value when it holds.
-fn apply(op: &str, l: f64, r: f64) -> Result<(f64, bool)> {
+pub(crate) fn apply(op: &str, l: f64, r: f64) -> Result<(f64, bool)> {
     Ok(match op {
         "+" => (l + r, true),
         "-" => (l - r, true),

@@ -14,6 +14,7 @@ use crate::query::{Deadline, QueryLimits};
 
 use super::evaluator::{Evaluator, sample};
 use super::selector::{FetchPlan, Selection, too_many};
+use super::sweep::{self, Row, Steps};
 use super::syntax;
 use super::value::{Elem, Sample, Series, Val, Value, unique};
 
@@ -101,7 +102,9 @@ impl PromQlEngine {
     }
 
     /// Evaluates `query` at `start_ms`, `start_ms + step_ms`, ... up to
-    /// `end_ms`; always a matrix, series sorted by labels.
+    /// `end_ms`; always a matrix, series sorted by labels. The shapes
+    /// [`sweep`] knows are evaluated series by series, the rest step by
+    /// step, with the same results.
     pub fn range(
         &self,
         tenant: &str,
@@ -110,6 +113,19 @@ impl PromQlEngine {
         end_ms: i64,
         step_ms: i64,
     ) -> Result<Value> {
+        let (value, _) = self.range_evaluated(tenant, query, (start_ms, end_ms, step_ms), true)?;
+        Ok(value)
+    }
+
+    /// [`range`](Self::range) over `(start_ms, end_ms, step_ms)`, swept
+    /// when `may_sweep` and the shape allows; says whether it was.
+    pub(crate) fn range_evaluated(
+        &self,
+        tenant: &str,
+        query: &str,
+        (start_ms, end_ms, step_ms): (i64, i64, i64),
+        may_sweep: bool,
+    ) -> Result<(Value, bool)> {
         if step_ms <= 0 {
             return Err(AggregatorError::BadRequest(format!(
                 "step {step_ms} ms: zero or negative query resolution step widths are not accepted; try a positive integer"
@@ -136,6 +152,14 @@ impl PromQlEngine {
         }
         let selection = self.fetch(&expr, tenant, deadline, start_ms, end_ms, step_ms)?;
         let ev = self.evaluator(&selection, deadline, start_ms, end_ms);
+        let sweep = Steps {
+            start_ms,
+            step_ms,
+            count: steps as usize,
+        };
+        if may_sweep && let Some(rows) = sweep::sweep(&ev, &expr, &sweep)? {
+            return Ok((self.matrix(rows, &sweep)?, true));
+        }
         let mut index: HashMap<Labels, usize> = HashMap::new();
         let mut series: Vec<Series> = Vec::new();
         let mut points = 0usize;
@@ -172,6 +196,30 @@ impl PromQlEngine {
                 Some(next) => next,
                 None => break,
             };
+        }
+        series.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Ok((Value::Matrix(series), false))
+    }
+
+    /// A swept range query's rows as its result, within the same limits
+    /// the stepwise loop keeps.
+    fn matrix(&self, rows: Vec<Row>, steps: &Steps) -> Result<Value> {
+        too_many("series", rows.len(), self.limits.max_series)?;
+        let mut points = 0usize;
+        let mut series = Vec::with_capacity(rows.len());
+        for row in rows {
+            let pts: Vec<(i64, f64)> = row
+                .values
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| Some((steps.at(i), (*v)?)))
+                .collect();
+            points += pts.len();
+            too_many("samples", points, self.limits.max_samples)?;
+            series.push(Series {
+                labels: row.labels,
+                points: pts,
+            });
         }
         series.sort_by(|a, b| a.labels.cmp(&b.labels));
         Ok(Value::Matrix(series))

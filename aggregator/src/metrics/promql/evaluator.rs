@@ -99,7 +99,7 @@ impl<'a> Evaluator<'a> {
     }
 
     /// The time a selector with `@` and `offset` reads at, for step `t_ms`.
-    fn selector_time(&self, vs: &VectorSelector, t_ms: i64) -> i64 {
+    pub(crate) fn selector_time(&self, vs: &VectorSelector, t_ms: i64) -> i64 {
         at_ms(&vs.at, self.start_ms, self.end_ms)
             .unwrap_or(t_ms)
             .saturating_sub(offset_ms(&vs.offset))

@@ -94,6 +94,7 @@ pub mod functions;
 pub mod histogram;
 pub mod range_functions;
 pub mod selector;
+pub mod sweep;
 pub mod syntax;
 pub mod value;
 

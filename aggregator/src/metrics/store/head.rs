@@ -230,9 +230,19 @@ pub(crate) fn within(
     start_ms: i64,
     end_ms: i64,
 ) -> &[(i64, WindowValue)] {
+    let (lo, hi) = within_bounds(windows, start_ms, end_ms);
+    &windows[lo..hi]
+}
+
+/// The index range of [`within`]'s windows.
+pub(crate) fn within_bounds(
+    windows: &[(i64, WindowValue)],
+    start_ms: i64,
+    end_ms: i64,
+) -> (usize, usize) {
     let lo = windows.partition_point(|(end, _)| *end <= start_ms);
     let hi = windows.partition_point(|(end, _)| *end <= end_ms);
-    &windows[lo..hi.max(lo)]
+    (lo, hi.max(lo))
 }
 
 /// The end of the span of length `span_ms` holding a window ending at

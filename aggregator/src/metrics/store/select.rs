@@ -28,7 +28,7 @@ use std::sync::Arc;
 use tracing::error;
 
 use super::format::Decoded;
-use super::{WindowStore, files, read_window_file};
+use super::{Run, WindowStore, files, read_window_file};
 use crate::error::{AggregatorError, Result};
 use crate::labels::{Labels, MatchOp, Matcher};
 use crate::metrics::source::{
@@ -38,7 +38,54 @@ use crate::metrics::window::SeriesKey;
 use crate::query::Deadline;
 use crate::telemetry;
 
-type Found = BTreeMap<Labels, Vec<(i64, WindowValue)>>;
+/// Where the windows of the selected series are, before any is copied:
+/// the blocks read (kept alive while their runs are referenced), the
+/// head's runs, and per series the pieces of each, oldest first.
+struct Found {
+    blocks: Vec<Arc<Decoded>>,
+    heads: Vec<Run>,
+    series: BTreeMap<Labels, Vec<Piece>>,
+}
+
+/// A slice of one run: `run`'s windows `lo..hi` in `blocks[block]`, or in
+/// `heads[run]` when `block` is `None`.
+#[derive(Debug, Clone, Copy)]
+struct Piece {
+    block: Option<usize>,
+    run: usize,
+    lo: usize,
+    hi: usize,
+}
+
+impl Found {
+    fn windows(&self, piece: &Piece) -> &[(i64, WindowValue)] {
+        let run = match piece.block {
+            Some(b) => &self.blocks[b].runs[piece.run],
+            None => &self.heads[piece.run],
+        };
+        &run.windows[piece.lo..piece.hi]
+    }
+
+    /// One series' windows, each copied once into a vector of the exact
+    /// size, in time order without duplicates (a window can be in a
+    /// block and still in the head until its chunk is deleted).
+    fn series_windows(&self, pieces: &[Piece], window_ms: i64) -> Vec<Window> {
+        let len = pieces.iter().map(|p| p.hi - p.lo).sum();
+        let mut out: Vec<Window> = Vec::with_capacity(len);
+        for piece in pieces {
+            out.extend(self.windows(piece).iter().map(|(end_ms, value)| Window {
+                start_ms: end_ms - window_ms,
+                end_ms: *end_ms,
+                value: value.clone(),
+            }));
+        }
+        if !out.is_sorted_by(|a, b| a.end_ms < b.end_ms) {
+            out.sort_by_key(|w| w.end_ms);
+            out.dedup_by_key(|w| w.end_ms);
+        }
+        out
+    }
+}
 
 impl WindowStore {
     /// The tier a select of windows ending after `start_ms` at
@@ -56,8 +103,8 @@ impl WindowStore {
             .unwrap_or(tiers.len() - 1)
     }
 
-    /// Windows of `tier` ending in `(start_ms, end_ms]` of the matching
-    /// series of `tenant`, by labels.
+    /// Where the windows of `tier` ending in `(start_ms, end_ms]` of the
+    /// matching series of `tenant` are, by labels.
     fn collect(
         &self,
         tier: usize,
@@ -68,12 +115,12 @@ impl WindowStore {
         deadline: Option<Deadline>,
     ) -> Result<Found> {
         let span = self.span_ms(tier);
-        let mut from_heads = Vec::new();
-        let blocks: Vec<PathBuf> = {
+        let mut heads = Vec::new();
+        let paths: Vec<PathBuf> = {
             let state = self.read();
             let tier_state = &state.tiers[tier];
             for head in tier_state.heads.values() {
-                head.select(tenant, matchers, start_ms, end_ms, &mut from_heads);
+                head.select(tenant, matchers, start_ms, end_ms, &mut heads);
             }
             tier_state
                 .blocks
@@ -81,8 +128,9 @@ impl WindowStore {
                 .map(|(_, b)| b.path.clone())
                 .collect()
         };
-        let mut found: Found = BTreeMap::new();
-        for path in blocks {
+        let mut series: BTreeMap<Labels, Vec<Piece>> = BTreeMap::new();
+        let mut blocks = Vec::with_capacity(paths.len());
+        for path in paths {
             if let Some(deadline) = deadline {
                 deadline.check()?;
             }
@@ -91,26 +139,41 @@ impl WindowStore {
             };
             for index in matching(&block, tenant, matchers) {
                 let run = &block.runs[index];
-                let inside = super::head::within(&run.windows, start_ms, end_ms);
-                if !inside.is_empty() {
-                    found
-                        .entry(run.key.labels.clone())
-                        .or_default()
-                        .extend_from_slice(inside);
+                let (lo, hi) = super::head::within_bounds(&run.windows, start_ms, end_ms);
+                if lo < hi {
+                    let piece = Piece {
+                        block: Some(blocks.len()),
+                        run: index,
+                        lo,
+                        hi,
+                    };
+                    match series.get_mut(&run.key.labels) {
+                        Some(pieces) => pieces.push(piece),
+                        None => {
+                            series.insert(run.key.labels.clone(), vec![piece]);
+                        }
+                    }
                 }
             }
+            blocks.push(block);
         }
-        for run in from_heads {
-            found
+        for (index, run) in heads.iter().enumerate() {
+            let piece = Piece {
+                block: None,
+                run: index,
+                lo: 0,
+                hi: run.windows.len(),
+            };
+            series
                 .entry(run.key.labels.clone())
                 .or_default()
-                .extend(run.windows);
+                .push(piece);
         }
-        for windows in found.values_mut() {
-            windows.sort_by_key(|(end, _)| *end);
-            windows.dedup_by_key(|(end, _)| *end);
-        }
-        Ok(found)
+        Ok(Found {
+            blocks,
+            heads,
+            series,
+        })
     }
 
     /// A decoded block, from the cache or the file; `None` (reported) when
@@ -161,7 +224,7 @@ impl WindowStore {
             let lo = start_ms.max(horizon);
             if lo < hi {
                 let found = self.collect(tier, tenant, matchers, lo, hi, None)?;
-                out.extend(found.into_keys());
+                out.extend(found.series.into_keys());
             }
             hi = hi.min(horizon);
             if hi <= start_ms {
@@ -272,23 +335,20 @@ impl SeriesSource for WindowStore {
             select.end_ms,
             Some(deadline),
         )?;
-        if found.len() > max_series {
+        if found.series.len() > max_series {
             return Err(too_many(max_series));
         }
-        Ok(found
-            .into_iter()
-            .map(|(labels, windows)| SeriesWindows {
-                labels,
-                windows: windows
-                    .into_iter()
-                    .map(|(end_ms, value)| Window {
-                        start_ms: end_ms - window_ms,
-                        end_ms,
-                        value,
-                    })
-                    .collect(),
-            })
-            .collect())
+        let mut out = Vec::with_capacity(found.series.len());
+        for (i, (labels, pieces)) in found.series.iter().enumerate() {
+            if i % 1024 == 0 {
+                deadline.check()?;
+            }
+            out.push(SeriesWindows {
+                labels: labels.clone(),
+                windows: found.series_windows(pieces, window_ms),
+            });
+        }
+        Ok(out)
     }
 
     fn window_ms(&self, select: &SeriesSelect) -> i64 {

@@ -15,7 +15,7 @@ fn observations(pod: usize, minute: usize) -> Vec<f64> {
         .collect()
 }
 
-fn histogram_source() -> (Arc<MemorySource>, Vec<f64>) {
+pub(super) fn histogram_source() -> (Arc<MemorySource>, Vec<f64>) {
     let source = MemorySource::new(M);
     let mut all = Vec::new();
     for pod in 0..2 {

@@ -22,6 +22,7 @@ mod histograms;
 mod queries;
 mod range_functions;
 mod selectors;
+mod sweep;
 
 use std::sync::Arc;
 

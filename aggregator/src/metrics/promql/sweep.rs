@@ -1,0 +1,384 @@
+//! Range queries evaluated series by series across every step.
+//!
+//! A range query is defined as an instant evaluation per step
+//! ([`engine`](super::engine)). Done literally, every step re-finds each
+//! series' windows, re-derives each output label set and re-groups each
+//! element: for 10,000 series over a day at 1 m steps, fourteen million
+//! label sets built and hashed. The shapes dashboards send most are
+//! instead swept: each series is walked once across all steps, its output
+//! labels worked out once, the windows in range at each step found by two
+//! cursors that only move forward, and aggregations fold each series into
+//! one accumulator per group and step. Swept shapes:
+//!
+//! - a selector `x`, and a range function over a range selector
+//!   (`rate(x[5m])`, `quantile_over_time(0.9, x[5m])`, ...);
+//! - any swept shape combined with a number by an arithmetic or
+//!   comparison operator (`rate(x[5m]) * 60`, `x > bool 3`);
+//! - `sum avg min max count group` (with `by` / `without`) of a swept
+//!   shape; parentheses around any of them.
+//!
+//! # Same answers
+//! A sweep gives exactly what stepwise evaluation gives, bit for bit: the
+//! same window lookups, the same [`range_functions::apply`] on the same
+//! windows, the same operators, and groups folded in the order stepwise
+//! evaluation meets their elements. Whatever it cannot answer the same way
+//! it hands back ([`Stop::Stepwise`]) before producing anything, and the
+//! engine evaluates the query step by step: another shape, a histogram's
+//! distribution (which only stepwise evaluation carries), output label
+//! sets that collide (where stepwise evaluation fails at the steps where
+//! they meet), or groups whose accumulators would pass `max_samples`.
+
+use std::collections::{HashMap, HashSet};
+
+use promql_parser::parser::{
+    AggregateExpr, BinaryExpr, Call, Expr, MatrixSelector, VectorSelector,
+};
+
+use crate::error::{AggregatorError, Result};
+use crate::labels::Labels;
+use crate::metrics::source::Window;
+
+use super::aggregation::group_key;
+use super::binary;
+use super::evaluator::{CHECK_EVERY, Evaluator, sample};
+use super::range_functions;
+use super::selector::duration_ms;
+use super::value::{Point, drop_name};
+
+/// The evaluation times of a range query: `start_ms + i * step_ms` for
+/// `i < count`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Steps {
+    pub start_ms: i64,
+    pub step_ms: i64,
+    pub count: usize,
+}
+
+impl Steps {
+    pub(crate) fn at(&self, i: usize) -> i64 {
+        self.start_ms
+            .saturating_add(self.step_ms.saturating_mul(i as i64))
+    }
+}
+
+/// One output series across the steps: `None` where it has no sample.
+#[derive(Debug)]
+pub(crate) struct Row {
+    pub labels: Labels,
+    pub values: Vec<Option<f64>>,
+}
+
+/// Why a sweep stopped.
+enum Stop {
+    /// The query must be evaluated step by step (see the module doc).
+    Stepwise,
+    Failed(AggregatorError),
+}
+
+impl From<AggregatorError> for Stop {
+    fn from(e: AggregatorError) -> Stop {
+        Stop::Failed(e)
+    }
+}
+
+type Swept = std::result::Result<(), Stop>;
+
+/// The rows of `expr` at every step, or `None` when it is to be evaluated
+/// step by step.
+pub(crate) fn sweep(ev: &Evaluator<'_>, expr: &Expr, steps: &Steps) -> Result<Option<Vec<Row>>> {
+    let mut rows = Vec::new();
+    match rows_of(ev, expr, steps, &mut |row| {
+        rows.push(row);
+        Ok(())
+    }) {
+        Ok(()) => Ok(Some(rows)),
+        Err(Stop::Stepwise) => Ok(None),
+        Err(Stop::Failed(e)) => Err(e),
+    }
+}
+
+/// Hands each row of `expr` to `emit`. Shapes that cannot be swept stop
+/// before the first row.
+fn rows_of(
+    ev: &Evaluator<'_>,
+    expr: &Expr,
+    steps: &Steps,
+    emit: &mut dyn FnMut(Row) -> Swept,
+) -> Swept {
+    match expr {
+        Expr::Paren(p) => rows_of(ev, &p.expr, steps, emit),
+        Expr::VectorSelector(vs) => selector(ev, vs, steps, emit),
+        Expr::Call(c) => call(ev, c, steps, emit),
+        Expr::Binary(b) => with_number(ev, b, steps, emit),
+        Expr::Aggregate(a) => aggregate(ev, a, steps, emit),
+        _ => Err(Stop::Stepwise),
+    }
+}
+
+/// Fails over to stepwise evaluation when two series would share labels.
+fn distinct<'l>(labels: impl IntoIterator<Item = &'l Labels>) -> Swept {
+    let mut seen = HashSet::new();
+    for l in labels {
+        if !seen.insert(l) {
+            return Err(Stop::Stepwise);
+        }
+    }
+    Ok(())
+}
+
+/// The float a point carries; a distribution is for stepwise evaluation.
+fn float(point: Point) -> std::result::Result<f64, Stop> {
+    match point {
+        Point::Float(v) => Ok(v),
+        Point::Dist(_) => Err(Stop::Stepwise),
+    }
+}
+
+/// Emits `values` under `labels` unless the series has no sample at all.
+fn emit_some(
+    labels: Labels,
+    values: Vec<Option<f64>>,
+    emit: &mut dyn FnMut(Row) -> Swept,
+) -> Swept {
+    if values.iter().any(Option::is_some) {
+        emit(Row { labels, values })?;
+    }
+    Ok(())
+}
+
+/// `x`: each series' newest window ending in `(t - lookback, t]`.
+fn selector(
+    ev: &Evaluator<'_>,
+    vs: &VectorSelector,
+    steps: &Steps,
+    emit: &mut dyn FnMut(Row) -> Swept,
+) -> Swept {
+    let series = ev.selection.series(vs);
+    distinct(series.iter().map(|s| &s.labels))?;
+    for (i, s) in series.iter().enumerate() {
+        if i % CHECK_EVERY == 0 {
+            ev.deadline.check()?;
+        }
+        let w = &s.windows;
+        let mut newer = 0;
+        let mut values = Vec::with_capacity(steps.count);
+        for k in 0..steps.count {
+            let at = ev.selector_time(vs, steps.at(k));
+            newer = advance(w, newer, at);
+            let oldest = at.saturating_sub(ev.lookback_ms);
+            values.push(match newer.checked_sub(1).map(|n| &w[n]) {
+                Some(window) if window.end_ms > oldest => Some(float(sample(window))?),
+                _ => None,
+            });
+        }
+        emit_some(s.labels.clone(), values, emit)?;
+    }
+    Ok(())
+}
+
+/// The first window from `from` on that ends after `t_ms`. Evaluation
+/// times only grow, so a cursor moved by it finds what a binary search
+/// over the whole series would.
+fn advance(windows: &[Window], from: usize, t_ms: i64) -> usize {
+    from + windows[from..].partition_point(|w| w.end_ms <= t_ms)
+}
+
+/// A range function over a range selector.
+fn call(ev: &Evaluator<'_>, c: &Call, steps: &Steps, emit: &mut dyn FnMut(Row) -> Swept) -> Swept {
+    let name = c.func.name;
+    if !range_functions::is_range_function(name) {
+        return Err(Stop::Stepwise);
+    }
+    let args: Vec<&Expr> = c.args.args.iter().map(|a| a.as_ref()).collect();
+    let (phi, range_arg) = match (name, args.as_slice()) {
+        ("quantile_over_time", [phi, range]) => (number(phi).ok_or(Stop::Stepwise)?, *range),
+        (_, [range]) => (0.0, *range),
+        _ => return Err(Stop::Stepwise),
+    };
+    match range_arg {
+        Expr::MatrixSelector(ms) => range_function(ev, name, ms, phi, steps, emit),
+        _ => Err(Stop::Stepwise),
+    }
+}
+
+/// `name(x[r])` at every step, from each series' windows ending in
+/// `(t - r, t]`.
+fn range_function(
+    ev: &Evaluator<'_>,
+    name: &str,
+    ms: &MatrixSelector,
+    phi: f64,
+    steps: &Steps,
+    emit: &mut dyn FnMut(Row) -> Swept,
+) -> Swept {
+    let range_ms = duration_ms(&ms.range);
+    let series = ev.selection.series(&ms.vs);
+    let labels: Vec<Labels> = series
+        .iter()
+        .map(|s| {
+            if name == "last_over_time" {
+                s.labels.clone()
+            } else {
+                drop_name(&s.labels)
+            }
+        })
+        .collect();
+    distinct(&labels)?;
+    for (i, (s, labels)) in series.iter().zip(labels).enumerate() {
+        if i % CHECK_EVERY == 0 {
+            ev.deadline.check()?;
+        }
+        let w = &s.windows;
+        let (mut lo, mut hi) = (0, 0);
+        let mut values = Vec::with_capacity(steps.count);
+        for k in 0..steps.count {
+            let at = ev.selector_time(&ms.vs, steps.at(k));
+            lo = advance(w, lo, at.saturating_sub(range_ms));
+            hi = advance(w, hi.max(lo), at);
+            values.push(if lo < hi {
+                range_functions::apply(name, &w[lo..hi], range_ms, phi)
+                    .map(float)
+                    .transpose()?
+            } else {
+                None
+            });
+        }
+        emit_some(labels, values, emit)?;
+    }
+    Ok(())
+}
+
+/// A number literal, possibly in parentheses.
+fn number(expr: &Expr) -> Option<f64> {
+    match expr {
+        Expr::NumberLiteral(n) => Some(n.val),
+        Expr::Paren(p) => number(&p.expr),
+        _ => None,
+    }
+}
+
+/// A swept shape and a number under an arithmetic or comparison operator,
+/// as stepwise evaluation applies it to a vector and a scalar.
+fn with_number(
+    ev: &Evaluator<'_>,
+    b: &BinaryExpr,
+    steps: &Steps,
+    emit: &mut dyn FnMut(Row) -> Swept,
+) -> Swept {
+    let op = b.op.to_string();
+    if matches!(op.as_str(), "and" | "or" | "unless")
+        || b.modifier.as_ref().is_some_and(|m| {
+            m.matching.is_some() || m.fill_values.lhs.is_some() || m.fill_values.rhs.is_some()
+        })
+    {
+        return Err(Stop::Stepwise);
+    }
+    let (vector, s, vector_left) = match (number(&b.lhs), number(&b.rhs)) {
+        (None, Some(s)) => (&b.lhs, s, true),
+        (Some(s), None) => (&b.rhs, s, false),
+        _ => return Err(Stop::Stepwise),
+    };
+    let return_bool = b.modifier.as_ref().is_some_and(|m| m.return_bool);
+    let comparison = binary::is_comparison(&op);
+    let mut seen = HashSet::new();
+    rows_of(ev, vector, steps, &mut |row| {
+        let labels = if comparison && !return_bool {
+            row.labels
+        } else {
+            drop_name(&row.labels)
+        };
+        if !seen.insert(labels.clone()) {
+            return Err(Stop::Stepwise);
+        }
+        let mut values = row.values;
+        for value in &mut values {
+            let Some(x) = *value else { continue };
+            let (l, r) = if vector_left { (x, s) } else { (s, x) };
+            let (v, keep) = binary::apply(&op, l, r)?;
+            *value = match (comparison, return_bool) {
+                (_, true) => Some(f64::from(u8::from(keep))),
+                (true, false) => keep.then_some(x),
+                (false, false) => Some(v),
+            };
+        }
+        emit_some(labels, values, emit)
+    })
+}
+
+/// One group's fold at one step.
+#[derive(Debug, Clone, Copy, Default)]
+struct Acc {
+    n: usize,
+    v: f64,
+}
+
+/// `sum avg min max count group` of a swept shape.
+fn aggregate(
+    ev: &Evaluator<'_>,
+    a: &AggregateExpr,
+    steps: &Steps,
+    emit: &mut dyn FnMut(Row) -> Swept,
+) -> Swept {
+    let op = a.op.to_string();
+    if a.param.is_some()
+        || !matches!(
+            op.as_str(),
+            "sum" | "avg" | "min" | "max" | "count" | "group"
+        )
+    {
+        return Err(Stop::Stepwise);
+    }
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut groups: Vec<(Labels, Vec<Acc>)> = Vec::new();
+    rows_of(ev, &a.expr, steps, &mut |row| {
+        let key = group_key(&row.labels, a.modifier.as_ref());
+        let g = match index.get(&key) {
+            Some(&g) => g,
+            None => {
+                if (groups.len() + 1).saturating_mul(steps.count) > ev.max_samples {
+                    return Err(Stop::Stepwise);
+                }
+                index.insert(key.clone(), groups.len());
+                groups.push((key, vec![Acc::default(); steps.count]));
+                groups.len() - 1
+            }
+        };
+        for (acc, value) in groups[g].1.iter_mut().zip(&row.values) {
+            if let Some(x) = *value {
+                fold(&op, acc, x);
+            }
+        }
+        Ok(())
+    })?;
+    for (labels, accs) in groups {
+        let values = accs
+            .iter()
+            .map(|acc| {
+                (acc.n > 0).then(|| match op.as_str() {
+                    "avg" => acc.v / acc.n as f64,
+                    "count" => acc.n as f64,
+                    "group" => 1.0,
+                    _ => acc.v,
+                })
+            })
+            .collect();
+        emit_some(labels, values, emit)?;
+    }
+    Ok(())
+}
+
+/// Adds `x` to a group's step as the stepwise reduction does: a sum from
+/// the first element on, min and max skipping NaN unless all are NaN.
+fn fold(op: &str, acc: &mut Acc, x: f64) {
+    if acc.n == 0 {
+        acc.v = x;
+    } else {
+        match op {
+            "sum" | "avg" => acc.v += x,
+            "min" if acc.v.is_nan() || x < acc.v => acc.v = x,
+            "max" if acc.v.is_nan() || x > acc.v => acc.v = x,
+            _ => {}
+        }
+    }
+    acc.n += 1;
+}
