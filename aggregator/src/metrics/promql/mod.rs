@@ -5,7 +5,9 @@
 //! selector is fetched from the source once for the whole query (span and
 //! resolution worked out in [`selector`]), then the tree is evaluated per
 //! step from memory ([`evaluator`]). A range query is a series of instant
-//! evaluations at `start, start + step, ... ≤ end`.
+//! evaluations at `start, start + step, ... ≤ end`; the common shapes are
+//! swept series by series across all steps instead, with the same results
+//! ([`sweep`]).
 //!
 //! # Samples
 //! A window's sample is stamped at its `end_ms`. An instant selector takes
