@@ -65,3 +65,17 @@ pub fn request_json(
     let answer = serde_json::from_str(&text).unwrap_or(Value::String(text));
     Ok((status, answer))
 }
+
+/// A label set of an answer (`{"job": "api", ...}`) as PromQL writes one:
+/// `{job="api", ...}`.
+pub fn labels_text(labels: &Value) -> String {
+    let pairs: Vec<String> = labels
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(n, v)| format!("{n}={:?}", v.as_str().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default();
+    format!("{{{}}}", pairs.join(", "))
+}

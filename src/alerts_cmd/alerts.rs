@@ -4,7 +4,8 @@ use std::process::ExitCode;
 
 use reqwest::Method;
 
-use super::{call, labels_text};
+use super::call;
+use crate::api_client::labels_text;
 use crate::cli::ServerArgs;
 
 pub fn list(args: &ServerArgs, json: bool) -> anyhow::Result<ExitCode> {

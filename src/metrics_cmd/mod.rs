@@ -56,16 +56,3 @@ fn call(
     }
     Ok(answer)
 }
-
-/// `{a="1", b="2"}` of a JSON label map.
-fn labels_text(metric: &Value) -> String {
-    let pairs: Vec<String> = metric
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(n, v)| format!("{n}={:?}", v.as_str().unwrap_or_default()))
-                .collect()
-        })
-        .unwrap_or_default();
-    format!("{{{}}}", pairs.join(", "))
-}

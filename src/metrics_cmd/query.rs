@@ -6,7 +6,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use serde_json::Value;
 
-use super::{call, labels_text};
+use super::call;
+use crate::api_client::labels_text;
 use crate::cli::MetricsQueryArgs;
 
 /// Points a range query gets when no step is given (Grafana's default

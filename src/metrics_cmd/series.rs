@@ -5,7 +5,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 
-use super::{call, labels_text};
+use super::call;
+use crate::api_client::labels_text;
 use crate::cli::MetricsSeriesArgs;
 
 /// Selects every series when no selector is given.
