@@ -19,6 +19,7 @@
 //! - summary `x`: `x{quantile="0.5"}` gauges (the last value in the window),
 //!   plus counters `x_count` and `x_sum`.
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use crate::error::Result;
@@ -105,6 +106,25 @@ pub trait SeriesSource: Send + Sync + 'static {
         max_series: usize,
         deadline: Deadline,
     ) -> Result<Vec<SeriesWindows>>;
+
+    /// Hands each series [`select`](Self::select) would return to
+    /// `visit`, in the same order, until `visit` breaks. The windows are lent
+    /// for the call only, so a source can read them into one buffer reused
+    /// from series to series instead of holding every series at once.
+    fn scan(
+        &self,
+        select: &SeriesSelect,
+        max_series: usize,
+        deadline: Deadline,
+        visit: &mut dyn FnMut(&Labels, &[Window]) -> ControlFlow<()>,
+    ) -> Result<()> {
+        for series in self.select(select, max_series, deadline)? {
+            if visit(&series.labels, &series.windows).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
 
     /// The window length of the tier `select` would read, so the engine can
     /// reason about sample spacing.

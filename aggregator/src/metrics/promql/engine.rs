@@ -13,7 +13,7 @@ use crate::metrics::source::SeriesSource;
 use crate::query::{Deadline, QueryLimits};
 
 use super::evaluator::{Evaluator, sample};
-use super::selector::{FetchPlan, Selection, too_many};
+use super::selector::{FetchPlan, Needs, Scan, Selection, too_many};
 use super::sweep::{self, Row, Steps};
 use super::syntax;
 use super::value::{Elem, Sample, Series, Val, Value, unique};
@@ -73,7 +73,8 @@ impl PromQlEngine {
     pub fn instant(&self, tenant: &str, query: &str, time_ms: i64) -> Result<Value> {
         let deadline = Deadline::after(self.limits.timeout);
         let expr = self.prepare(query)?;
-        let selection = self.fetch(&expr, tenant, deadline, time_ms, time_ms, 0)?;
+        let plan = self.plan(tenant, deadline, (time_ms, time_ms, 0));
+        let selection = Selection::fetch(&Needs::of(&expr, &plan)?, &plan)?;
         let ev = self.evaluator(&selection, deadline, time_ms, time_ms);
         Ok(match ev.eval(&expr, time_ms)? {
             Val::Scalar(v) => Value::Scalar(time_ms, v),
@@ -150,16 +151,22 @@ impl PromQlEngine {
                 "invalid expression type {kind} for range query, must be scalar or instant vector"
             )));
         }
-        let selection = self.fetch(&expr, tenant, deadline, start_ms, end_ms, step_ms)?;
-        let ev = self.evaluator(&selection, deadline, start_ms, end_ms);
-        let sweep = Steps {
-            start_ms,
-            step_ms,
-            count: steps as usize,
-        };
-        if may_sweep && let Some(rows) = sweep::sweep(&ev, &expr, &sweep)? {
-            return Ok((self.matrix(rows, &sweep)?, true));
+        let plan = self.plan(tenant, deadline, (start_ms, end_ms, step_ms));
+        let needs = Needs::of(&expr, &plan)?;
+        if may_sweep {
+            let nothing = Selection::default();
+            let ev = self.evaluator(&nothing, deadline, start_ms, end_ms);
+            let steps = Steps {
+                start_ms,
+                step_ms,
+                count: steps as usize,
+            };
+            if let Some(rows) = sweep::sweep(&ev, &Scan::new(&needs, &plan), &expr, &steps)? {
+                return Ok((self.matrix(rows, &steps)?, true));
+            }
         }
+        let selection = Selection::fetch(&needs, &plan)?;
+        let ev = self.evaluator(&selection, deadline, start_ms, end_ms);
         let mut index: HashMap<Labels, usize> = HashMap::new();
         let mut series: Vec<Series> = Vec::new();
         let mut points = 0usize;
@@ -231,29 +238,23 @@ impl PromQlEngine {
         Ok(expr)
     }
 
-    fn fetch(
-        &self,
-        expr: &Expr,
-        tenant: &str,
+    fn plan<'a>(
+        &'a self,
+        tenant: &'a str,
         deadline: Deadline,
-        start_ms: i64,
-        end_ms: i64,
-        step_ms: i64,
-    ) -> Result<Selection> {
-        Selection::fetch(
-            expr,
-            &FetchPlan {
-                tenant,
-                source: self.source.as_ref(),
-                limits: self.limits,
-                deadline,
-                lookback_ms: self.lookback_ms,
-                start_ms,
-                end_ms,
-                step_ms,
-                subquery_step_ms: self.subquery_step_ms,
-            },
-        )
+        (start_ms, end_ms, step_ms): (i64, i64, i64),
+    ) -> FetchPlan<'a> {
+        FetchPlan {
+            tenant,
+            source: self.source.as_ref(),
+            limits: self.limits,
+            deadline,
+            lookback_ms: self.lookback_ms,
+            start_ms,
+            end_ms,
+            step_ms,
+            subquery_step_ms: self.subquery_step_ms,
+        }
     }
 
     fn evaluator<'a>(

@@ -8,12 +8,18 @@
 //! selector is then selected from the [`SeriesSource`] once, and every
 //! step reads its windows from memory with binary searches.
 //!
+//! A swept range query ([`sweep`](super::sweep)) reads through a [`Scan`]
+//! instead: the same needs, but each series is lent by the source one at a
+//! time, so a query over a day of many series never holds them all.
+//!
 //! The resolution asked for is the step of the evaluation (a range query's
 //! step, a subquery's step); a range selector asks for no more than its
 //! range; an instant query's instant selectors ask for 1 ms, the finest
 //! tier, so the newest closed window is seen.
 
-use std::collections::HashMap;
+use std::cell::Cell;
+use std::collections::{HashMap, HashSet};
+use std::ops::ControlFlow;
 use std::time::{Duration, SystemTime};
 
 use promql_parser::label::{MatchOp as ParserOp, Matcher as ParserMatcher};
@@ -21,7 +27,7 @@ use promql_parser::parser::{AtModifier, Expr, Offset, VectorSelector};
 
 use crate::error::{AggregatorError, Result};
 use crate::labels::{Labels, MatchOp, Matcher};
-use crate::metrics::source::{SeriesSelect, SeriesSource, SeriesWindows};
+use crate::metrics::source::{SeriesSelect, SeriesSource, SeriesWindows, Window};
 use crate::query::{Deadline, QueryLimits};
 
 use super::value::METRIC_NAME;
@@ -41,6 +47,7 @@ pub(crate) struct FetchPlan<'a> {
 }
 
 /// What one distinct selector needs.
+#[derive(Debug)]
 struct Need {
     branches: Vec<Vec<Matcher>>,
     /// Window ends in `(min_ms, max_ms]`.
@@ -49,15 +56,13 @@ struct Need {
     resolution_ms: i64,
 }
 
-/// The series of every selector of a query, with their windows.
+/// What every distinct selector of a query reads, worked out from the
+/// tree before anything is read.
 #[derive(Debug, Default)]
-pub(crate) struct Selection {
-    data: HashMap<String, Vec<SeriesWindows>>,
-}
+pub(crate) struct Needs(HashMap<String, Need>);
 
-impl Selection {
-    /// Selects every selector of `expr` once.
-    pub(crate) fn fetch(expr: &Expr, plan: &FetchPlan<'_>) -> Result<Selection> {
+impl Needs {
+    pub(crate) fn of(expr: &Expr, plan: &FetchPlan<'_>) -> Result<Needs> {
         let mut needs = HashMap::new();
         collect(
             expr,
@@ -67,22 +72,40 @@ impl Selection {
             plan.step_ms,
             &mut needs,
         )?;
+        Ok(Needs(needs))
+    }
+}
+
+impl Need {
+    fn selects<'b>(&'b self, plan: &'b FetchPlan<'_>) -> impl Iterator<Item = SeriesSelect> + 'b {
+        self.branches.iter().map(|branch| SeriesSelect {
+            tenant: plan.tenant.to_owned(),
+            matchers: branch.clone(),
+            start_ms: self.min_ms,
+            end_ms: self.max_ms,
+            resolution_ms: self.resolution_ms.max(1),
+        })
+    }
+}
+
+/// The series of every selector of a query, with their windows.
+#[derive(Debug, Default)]
+pub(crate) struct Selection {
+    data: HashMap<String, Vec<SeriesWindows>>,
+}
+
+impl Selection {
+    /// Selects every selector of `needs` once.
+    pub(crate) fn fetch(needs: &Needs, plan: &FetchPlan<'_>) -> Result<Selection> {
         let mut selection = Selection::default();
         let (mut series, mut samples) = (0usize, 0usize);
-        for (key, need) in needs {
+        for (key, need) in &needs.0 {
             let mut found: Vec<SeriesWindows> = Vec::new();
             // Only `or` branches can select a series twice.
             let several = need.branches.len() > 1;
-            let mut seen: std::collections::HashSet<Labels> = Default::default();
-            for branch in need.branches {
+            let mut seen: HashSet<Labels> = HashSet::new();
+            for select in need.selects(plan) {
                 plan.deadline.check()?;
-                let select = SeriesSelect {
-                    tenant: plan.tenant.to_owned(),
-                    matchers: branch,
-                    start_ms: need.min_ms,
-                    end_ms: need.max_ms,
-                    resolution_ms: need.resolution_ms.max(1),
-                };
                 let remaining = plan.limits.max_series.saturating_sub(series);
                 for s in plan.source.select(&select, remaining, plan.deadline)? {
                     if several && !seen.insert(s.labels.clone()) {
@@ -95,7 +118,7 @@ impl Selection {
                 too_many("series", series, plan.limits.max_series)?;
                 too_many("samples", samples, plan.limits.max_samples)?;
             }
-            selection.data.insert(key, found);
+            selection.data.insert(key.clone(), found);
         }
         Ok(selection)
     }
@@ -103,6 +126,72 @@ impl Selection {
     /// The series fetched for `vs`.
     pub(crate) fn series(&self, vs: &VectorSelector) -> &[SeriesWindows] {
         self.data.get(&key(vs)).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// Selectors read one series at a time, within the limits a
+/// [`Selection`] keeps: only the series being read is in memory.
+pub(crate) struct Scan<'a> {
+    needs: &'a Needs,
+    plan: &'a FetchPlan<'a>,
+    series: Cell<usize>,
+    samples: Cell<usize>,
+}
+
+impl<'a> Scan<'a> {
+    pub(crate) fn new(needs: &'a Needs, plan: &'a FetchPlan<'a>) -> Scan<'a> {
+        Scan {
+            needs,
+            plan,
+            series: Cell::new(0),
+            samples: Cell::new(0),
+        }
+    }
+
+    /// Hands each series `vs` selects to `visit` until it breaks.
+    pub(crate) fn each(
+        &self,
+        vs: &VectorSelector,
+        visit: &mut dyn FnMut(&Labels, &[Window]) -> ControlFlow<()>,
+    ) -> Result<()> {
+        let Some(need) = self.needs.0.get(&key(vs)) else {
+            return Ok(());
+        };
+        let plan = self.plan;
+        let several = need.branches.len() > 1;
+        let mut seen: HashSet<Labels> = HashSet::new();
+        let mut failed = None;
+        for select in need.selects(plan) {
+            plan.deadline.check()?;
+            let remaining = plan.limits.max_series.saturating_sub(self.series.get());
+            let mut broke = false;
+            plan.source
+                .scan(&select, remaining, plan.deadline, &mut |labels, windows| {
+                    if several && !seen.insert(labels.clone()) {
+                        return ControlFlow::Continue(());
+                    }
+                    self.series.set(self.series.get() + 1);
+                    self.samples.set(self.samples.get() + windows.len());
+                    let within = too_many("series", self.series.get(), plan.limits.max_series)
+                        .and_then(|()| {
+                            too_many("samples", self.samples.get(), plan.limits.max_samples)
+                        });
+                    if let Err(e) = within {
+                        failed = Some(e);
+                        return ControlFlow::Break(());
+                    }
+                    let flow = visit(labels, windows);
+                    broke = flow.is_break();
+                    flow
+                })?;
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            if broke {
+                break;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -22,13 +22,20 @@
 //! same window lookups, the same [`range_functions::apply`] on the same
 //! windows, the same operators, and groups folded in the order stepwise
 //! evaluation meets their elements. Whatever it cannot answer the same way
-//! it hands back ([`Stop::Stepwise`]) before producing anything, and the
-//! engine evaluates the query step by step: another shape, a histogram's
-//! distribution (which only stepwise evaluation carries), output label
-//! sets that collide (where stepwise evaluation fails at the steps where
-//! they meet), or groups whose accumulators would pass `max_samples`.
+//! makes it give up ([`Stop::Stepwise`]), discarding what it produced, and
+//! the engine evaluates the query step by step: another shape (found
+//! before anything is read), a histogram's distribution (which only
+//! stepwise evaluation carries), output label sets that collide (where
+//! stepwise evaluation fails at the steps where they meet), or groups
+//! whose accumulators would pass `max_samples`.
+//!
+//! # Reading
+//! Series are read through a [`Scan`]: the source lends one series'
+//! windows at a time, so a sweep over a day of 10,000 series holds one
+//! series' windows, not fourteen million.
 
 use std::collections::{HashMap, HashSet};
+use std::ops::ControlFlow;
 
 use promql_parser::parser::{
     AggregateExpr, BinaryExpr, Call, Expr, MatrixSelector, VectorSelector,
@@ -40,9 +47,9 @@ use crate::metrics::source::Window;
 
 use super::aggregation::group_key;
 use super::binary;
-use super::evaluator::{CHECK_EVERY, Evaluator, sample};
+use super::evaluator::{Evaluator, sample};
 use super::range_functions;
-use super::selector::duration_ms;
+use super::selector::{Scan, duration_ms};
 use super::value::{Point, drop_name};
 
 /// The evaluation times of a range query: `start_ms + i * step_ms` for
@@ -85,9 +92,14 @@ type Swept = std::result::Result<(), Stop>;
 
 /// The rows of `expr` at every step, or `None` when it is to be evaluated
 /// step by step.
-pub(crate) fn sweep(ev: &Evaluator<'_>, expr: &Expr, steps: &Steps) -> Result<Option<Vec<Row>>> {
+pub(crate) fn sweep(
+    ev: &Evaluator<'_>,
+    scan: &Scan<'_>,
+    expr: &Expr,
+    steps: &Steps,
+) -> Result<Option<Vec<Row>>> {
     let mut rows = Vec::new();
-    match rows_of(ev, expr, steps, &mut |row| {
+    match rows_of(ev, scan, expr, steps, &mut |row| {
         rows.push(row);
         Ok(())
     }) {
@@ -101,29 +113,19 @@ pub(crate) fn sweep(ev: &Evaluator<'_>, expr: &Expr, steps: &Steps) -> Result<Op
 /// before the first row.
 fn rows_of(
     ev: &Evaluator<'_>,
+    scan: &Scan<'_>,
     expr: &Expr,
     steps: &Steps,
     emit: &mut dyn FnMut(Row) -> Swept,
 ) -> Swept {
     match expr {
-        Expr::Paren(p) => rows_of(ev, &p.expr, steps, emit),
-        Expr::VectorSelector(vs) => selector(ev, vs, steps, emit),
-        Expr::Call(c) => call(ev, c, steps, emit),
-        Expr::Binary(b) => with_number(ev, b, steps, emit),
-        Expr::Aggregate(a) => aggregate(ev, a, steps, emit),
+        Expr::Paren(p) => rows_of(ev, scan, &p.expr, steps, emit),
+        Expr::VectorSelector(vs) => selector(ev, scan, vs, steps, emit),
+        Expr::Call(c) => call(ev, scan, c, steps, emit),
+        Expr::Binary(b) => with_number(ev, scan, b, steps, emit),
+        Expr::Aggregate(a) => aggregate(ev, scan, a, steps, emit),
         _ => Err(Stop::Stepwise),
     }
-}
-
-/// Fails over to stepwise evaluation when two series would share labels.
-fn distinct<'l>(labels: impl IntoIterator<Item = &'l Labels>) -> Swept {
-    let mut seen = HashSet::new();
-    for l in labels {
-        if !seen.insert(l) {
-            return Err(Stop::Stepwise);
-        }
-    }
-    Ok(())
 }
 
 /// The float a point carries; a distribution is for stepwise evaluation.
@@ -146,45 +148,97 @@ fn emit_some(
     Ok(())
 }
 
+/// A series' windows in reach of a step: `lo..hi`. Evaluation times only
+/// grow, so both only move forward.
+#[derive(Debug, Default)]
+struct Cursors {
+    lo: usize,
+    hi: usize,
+}
+
+/// The value of one series at one step, from its windows, the step's
+/// selector time and the series' cursors.
+type StepValue<'f> =
+    dyn Fn(&[Window], i64, &mut Cursors) -> std::result::Result<Option<f64>, Stop> + 'f;
+
+/// Walks each series `vs` selects once across every step, as the row
+/// `row_labels` names. Two series with one row label set fail over to
+/// stepwise evaluation, which fails where they meet.
+fn each_series(
+    ev: &Evaluator<'_>,
+    scan: &Scan<'_>,
+    vs: &VectorSelector,
+    steps: &Steps,
+    row_labels: &dyn Fn(&Labels) -> Labels,
+    value: &StepValue<'_>,
+    emit: &mut dyn FnMut(Row) -> Swept,
+) -> Swept {
+    let mut seen = HashSet::new();
+    let mut stop = None;
+    let mut row = |labels: &Labels, windows: &[Window]| -> Swept {
+        let labels = row_labels(labels);
+        if !seen.insert(labels.clone()) {
+            return Err(Stop::Stepwise);
+        }
+        let mut cursors = Cursors::default();
+        let mut values = Vec::with_capacity(steps.count);
+        for k in 0..steps.count {
+            let at = ev.selector_time(vs, steps.at(k));
+            values.push(value(windows, at, &mut cursors)?);
+        }
+        emit_some(labels, values, emit)
+    };
+    scan.each(vs, &mut |labels, windows| match row(labels, windows) {
+        Ok(()) => ControlFlow::Continue(()),
+        Err(s) => {
+            stop = Some(s);
+            ControlFlow::Break(())
+        }
+    })?;
+    stop.map_or(Ok(()), Err)
+}
+
 /// `x`: each series' newest window ending in `(t - lookback, t]`.
 fn selector(
     ev: &Evaluator<'_>,
+    scan: &Scan<'_>,
     vs: &VectorSelector,
     steps: &Steps,
     emit: &mut dyn FnMut(Row) -> Swept,
 ) -> Swept {
-    let series = ev.selection.series(vs);
-    distinct(series.iter().map(|s| &s.labels))?;
-    for (i, s) in series.iter().enumerate() {
-        if i % CHECK_EVERY == 0 {
-            ev.deadline.check()?;
-        }
-        let w = &s.windows;
-        let mut newer = 0;
-        let mut values = Vec::with_capacity(steps.count);
-        for k in 0..steps.count {
-            let at = ev.selector_time(vs, steps.at(k));
-            newer = advance(w, newer, at);
-            let oldest = at.saturating_sub(ev.lookback_ms);
-            values.push(match newer.checked_sub(1).map(|n| &w[n]) {
-                Some(window) if window.end_ms > oldest => Some(float(sample(window))?),
-                _ => None,
-            });
-        }
-        emit_some(s.labels.clone(), values, emit)?;
-    }
-    Ok(())
+    let newest = |w: &[Window], at: i64, c: &mut Cursors| {
+        c.hi = advance(w, c.hi, at);
+        let oldest = at.saturating_sub(ev.lookback_ms);
+        Ok(match c.hi.checked_sub(1).map(|n| &w[n]) {
+            Some(window) if window.end_ms > oldest => Some(float(sample(window))?),
+            _ => None,
+        })
+    };
+    each_series(ev, scan, vs, steps, &Labels::clone, &newest, emit)
 }
 
 /// The first window from `from` on that ends after `t_ms`. Evaluation
 /// times only grow, so a cursor moved by it finds what a binary search
-/// over the whole series would.
+/// over the whole series would. A step usually moves a cursor by a few
+/// windows: those are walked, and only a longer move is searched.
 fn advance(windows: &[Window], from: usize, t_ms: i64) -> usize {
-    from + windows[from..].partition_point(|w| w.end_ms <= t_ms)
+    const WALK: usize = 8;
+    let rest = &windows[from..];
+    match rest.iter().take(WALK).position(|w| w.end_ms > t_ms) {
+        Some(i) => from + i,
+        None if rest.len() <= WALK => windows.len(),
+        None => from + WALK + rest[WALK..].partition_point(|w| w.end_ms <= t_ms),
+    }
 }
 
 /// A range function over a range selector.
-fn call(ev: &Evaluator<'_>, c: &Call, steps: &Steps, emit: &mut dyn FnMut(Row) -> Swept) -> Swept {
+fn call(
+    ev: &Evaluator<'_>,
+    scan: &Scan<'_>,
+    c: &Call,
+    steps: &Steps,
+    emit: &mut dyn FnMut(Row) -> Swept,
+) -> Swept {
     let name = c.func.name;
     if !range_functions::is_range_function(name) {
         return Err(Stop::Stepwise);
@@ -196,7 +250,7 @@ fn call(ev: &Evaluator<'_>, c: &Call, steps: &Steps, emit: &mut dyn FnMut(Row) -
         _ => return Err(Stop::Stepwise),
     };
     match range_arg {
-        Expr::MatrixSelector(ms) => range_function(ev, name, ms, phi, steps, emit),
+        Expr::MatrixSelector(ms) => range_function(ev, scan, name, ms, phi, steps, emit),
         _ => Err(Stop::Stepwise),
     }
 }
@@ -205,6 +259,7 @@ fn call(ev: &Evaluator<'_>, c: &Call, steps: &Steps, emit: &mut dyn FnMut(Row) -
 /// `(t - r, t]`.
 fn range_function(
     ev: &Evaluator<'_>,
+    scan: &Scan<'_>,
     name: &str,
     ms: &MatrixSelector,
     phi: f64,
@@ -212,40 +267,25 @@ fn range_function(
     emit: &mut dyn FnMut(Row) -> Swept,
 ) -> Swept {
     let range_ms = duration_ms(&ms.range);
-    let series = ev.selection.series(&ms.vs);
-    let labels: Vec<Labels> = series
-        .iter()
-        .map(|s| {
-            if name == "last_over_time" {
-                s.labels.clone()
-            } else {
-                drop_name(&s.labels)
-            }
-        })
-        .collect();
-    distinct(&labels)?;
-    for (i, (s, labels)) in series.iter().zip(labels).enumerate() {
-        if i % CHECK_EVERY == 0 {
-            ev.deadline.check()?;
+    let row_labels = |labels: &Labels| {
+        if name == "last_over_time" {
+            labels.clone()
+        } else {
+            drop_name(labels)
         }
-        let w = &s.windows;
-        let (mut lo, mut hi) = (0, 0);
-        let mut values = Vec::with_capacity(steps.count);
-        for k in 0..steps.count {
-            let at = ev.selector_time(&ms.vs, steps.at(k));
-            lo = advance(w, lo, at.saturating_sub(range_ms));
-            hi = advance(w, hi.max(lo), at);
-            values.push(if lo < hi {
-                range_functions::apply(name, &w[lo..hi], range_ms, phi)
-                    .map(float)
-                    .transpose()?
-            } else {
-                None
-            });
+    };
+    let apply = |w: &[Window], at: i64, c: &mut Cursors| {
+        c.lo = advance(w, c.lo, at.saturating_sub(range_ms));
+        c.hi = advance(w, c.hi.max(c.lo), at);
+        if c.lo < c.hi {
+            range_functions::apply(name, &w[c.lo..c.hi], range_ms, phi)
+                .map(float)
+                .transpose()
+        } else {
+            Ok(None)
         }
-        emit_some(labels, values, emit)?;
-    }
-    Ok(())
+    };
+    each_series(ev, scan, &ms.vs, steps, &row_labels, &apply, emit)
 }
 
 /// A number literal, possibly in parentheses.
@@ -261,6 +301,7 @@ fn number(expr: &Expr) -> Option<f64> {
 /// as stepwise evaluation applies it to a vector and a scalar.
 fn with_number(
     ev: &Evaluator<'_>,
+    scan: &Scan<'_>,
     b: &BinaryExpr,
     steps: &Steps,
     emit: &mut dyn FnMut(Row) -> Swept,
@@ -281,7 +322,7 @@ fn with_number(
     let return_bool = b.modifier.as_ref().is_some_and(|m| m.return_bool);
     let comparison = binary::is_comparison(&op);
     let mut seen = HashSet::new();
-    rows_of(ev, vector, steps, &mut |row| {
+    rows_of(ev, scan, vector, steps, &mut |row| {
         let labels = if comparison && !return_bool {
             row.labels
         } else {
@@ -315,6 +356,7 @@ struct Acc {
 /// `sum avg min max count group` of a swept shape.
 fn aggregate(
     ev: &Evaluator<'_>,
+    scan: &Scan<'_>,
     a: &AggregateExpr,
     steps: &Steps,
     emit: &mut dyn FnMut(Row) -> Swept,
@@ -330,7 +372,7 @@ fn aggregate(
     }
     let mut index: HashMap<Labels, usize> = HashMap::new();
     let mut groups: Vec<(Labels, Vec<Acc>)> = Vec::new();
-    rows_of(ev, &a.expr, steps, &mut |row| {
+    rows_of(ev, scan, &a.expr, steps, &mut |row| {
         let key = group_key(&row.labels, a.modifier.as_ref());
         let g = match index.get(&key) {
             Some(&g) => g,

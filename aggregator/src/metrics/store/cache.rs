@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::format::Decoded;
-use crate::metrics::source::WindowValue;
 
 #[derive(Debug)]
 pub(crate) struct BlockCache {
@@ -84,7 +83,6 @@ impl BlockCache {
 
 /// An estimate of the memory a decoded block holds.
 pub(crate) fn decoded_bytes(block: &Decoded) -> usize {
-    let window = std::mem::size_of::<(i64, WindowValue)>();
     let runs: usize = block
         .runs
         .iter()
@@ -95,15 +93,7 @@ pub(crate) fn decoded_bytes(block: &Decoded) -> usize {
                 .iter()
                 .map(|(n, v)| n.len() + v.len() + 48)
                 .sum();
-            let histograms: usize = run
-                .windows
-                .iter()
-                .map(|(_, v)| match v {
-                    WindowValue::Histogram { distribution, .. } => distribution.buckets() * 16,
-                    _ => 0,
-                })
-                .sum();
-            96 + labels + run.windows.len() * window + histograms
+            160 + labels + run.windows.bytes()
         })
         .sum();
     let postings: usize = block

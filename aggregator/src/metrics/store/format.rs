@@ -33,6 +33,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::Run;
+use super::packed::{Packed, PackedRun};
 use crate::labels::Labels;
 use crate::metrics::distribution::Distribution;
 use crate::metrics::source::WindowValue;
@@ -64,7 +65,7 @@ pub(crate) type Postings = Vec<(String, String, String, Vec<u32>)>;
 /// A decoded window file.
 #[derive(Debug, Default)]
 pub(crate) struct Decoded {
-    pub runs: Vec<Run>,
+    pub runs: Vec<PackedRun>,
     pub postings: Postings,
 }
 
@@ -246,7 +247,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded, String> {
         let kind = SeriesKind::from_code(stored.kind)
             .ok_or_else(|| format!("series kind {} is unknown", stored.kind))?;
         let windows = columns.windows(kind, stored.windows)?;
-        runs.push(Run {
+        runs.push(PackedRun {
             key: Arc::new(SeriesKey {
                 tenant: stored.tenant,
                 labels: Labels::new(stored.labels),
@@ -273,13 +274,13 @@ struct Columns<'a> {
 }
 
 impl Columns<'_> {
-    fn windows(&mut self, kind: SeriesKind, n: u32) -> Result<Vec<(i64, WindowValue)>, String> {
+    fn windows(&mut self, kind: SeriesKind, n: u32) -> Result<Packed, String> {
         // Each window takes at least one byte of `ends`: a corrupt count
         // cannot make this reserve more than the file holds.
         if n as usize > self.ends.len() {
             return Err(format!("a series claims {n} windows"));
         }
-        let mut out = Vec::with_capacity(n as usize);
+        let mut out = Packed::with_capacity(kind, n as usize);
         let mut end = 0i64;
         for i in 0..n {
             let v = take_varint(&mut self.ends)?;
@@ -321,7 +322,7 @@ impl Columns<'_> {
                     }
                 }
             };
-            out.push((end, value));
+            out.push(end, value);
         }
         Ok(out)
     }
@@ -395,14 +396,14 @@ fn take_varint(bytes: &mut &[u8]) -> Result<u64, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::tests_support::sample;
+    use super::tests_support::{sample, unpacked};
     use super::*;
 
     #[test]
     fn a_window_file_reads_back_exactly() {
         let runs = sample();
         let decoded = decode(&encode(&runs)).unwrap();
-        assert_eq!(format!("{:?}", decoded.runs), format!("{runs:?}"));
+        assert_eq!(format!("{:?}", unpacked(&decoded)), format!("{runs:?}"));
         let job: Vec<_> = decoded
             .postings
             .iter()
@@ -434,7 +435,7 @@ mod tests {
 
 #[cfg(test)]
 mod fixture {
-    use super::tests_support::sample;
+    use super::tests_support::{sample, unpacked};
     use super::*;
 
     /// A window file as the first version of the format wrote it
@@ -452,13 +453,20 @@ mod fixture {
             std::fs::write(path, encode(&sample())).unwrap();
         }
         let decoded = decode(V1).unwrap();
-        assert_eq!(format!("{:?}", decoded.runs), format!("{:?}", sample()));
+        assert_eq!(
+            format!("{:?}", unpacked(&decoded)),
+            format!("{:?}", sample())
+        );
     }
 }
 
 #[cfg(test)]
 mod tests_support {
     use super::*;
+
+    pub fn unpacked(decoded: &Decoded) -> Vec<Run> {
+        decoded.runs.iter().map(PackedRun::unpack).collect()
+    }
 
     fn key(tenant: &str, name: &str, kind: SeriesKind) -> Arc<SeriesKey> {
         Arc::new(SeriesKey {

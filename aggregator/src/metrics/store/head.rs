@@ -234,12 +234,19 @@ pub(crate) fn within(
     &windows[lo..hi]
 }
 
-/// The index range of [`within`]'s windows.
+/// The index range of [`within`]'s windows. A long range holds most
+/// runs whole, which the first and last windows tell without a search.
 pub(crate) fn within_bounds(
     windows: &[(i64, WindowValue)],
     start_ms: i64,
     end_ms: i64,
 ) -> (usize, usize) {
+    if let (Some((first, _)), Some((last, _))) = (windows.first(), windows.last())
+        && *first > start_ms
+        && *last <= end_ms
+    {
+        return (0, windows.len());
+    }
     let lo = windows.partition_point(|(end, _)| *end <= start_ms);
     let hi = windows.partition_point(|(end, _)| *end <= end_ms);
     (lo, hi.max(lo))

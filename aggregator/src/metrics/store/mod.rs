@@ -47,6 +47,7 @@
 //! - [`files`]: names, scanning and atomic writes.
 //! - [`format`]: the window file.
 //! - [`head`]: windows not yet in blocks.
+//! - [`packed`]: a decoded file's windows, a column per field.
 //! - [`cache`]: decoded blocks kept for queries.
 //! - [`select`]: the [`SeriesSource`](crate::metrics::source::SeriesSource)
 //!   implementation: which tier a query reads, and merging head and
@@ -56,6 +57,7 @@ mod cache;
 mod files;
 mod format;
 mod head;
+mod packed;
 mod select;
 
 #[cfg(test)]
@@ -72,6 +74,7 @@ use tracing::{error, info};
 use self::cache::BlockCache;
 use self::files::FileName;
 use self::head::PartitionHead;
+use self::packed::PackedRun;
 use crate::error::{AggregatorError, Result};
 use crate::metrics::source::{MetricMetadata, WindowValue};
 use crate::metrics::window::{ClosedWindow, SeriesKey};
@@ -336,7 +339,7 @@ impl WindowStore {
         for name in names {
             let path = dir.join(name.render());
             match read_window_file(&path) {
-                Ok(decoded) => out.push(decoded.runs),
+                Ok(decoded) => out.push(decoded.runs.iter().map(PackedRun::unpack).collect()),
                 Err(e) => {
                     error!(path = %path.display(), error = %e, "a metric chunk is unreadable; moved aside");
                     files::quarantine(&path);

@@ -21,19 +21,19 @@
 //! value names the series that can match, and every candidate is then
 //! checked against all matchers.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap};
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use rustc_hash::FxBuildHasher;
 use tracing::error;
 
 use super::format::Decoded;
 use super::{Run, WindowStore, files, read_window_file};
 use crate::error::{AggregatorError, Result};
 use crate::labels::{Labels, MatchOp, Matcher};
-use crate::metrics::source::{
-    MetricMetadata, SeriesSelect, SeriesSource, SeriesWindows, Window, WindowValue,
-};
+use crate::metrics::source::{MetricMetadata, SeriesSelect, SeriesSource, SeriesWindows, Window};
 use crate::metrics::window::SeriesKey;
 use crate::query::Deadline;
 use crate::telemetry;
@@ -44,7 +44,8 @@ use crate::telemetry;
 struct Found {
     blocks: Vec<Arc<Decoded>>,
     heads: Vec<Run>,
-    series: BTreeMap<Labels, Vec<Piece>>,
+    /// In label order.
+    series: Vec<(Labels, Vec<Piece>)>,
 }
 
 /// A slice of one run: `run`'s windows `lo..hi` in `blocks[block]`, or in
@@ -58,32 +59,36 @@ struct Piece {
 }
 
 impl Found {
-    fn windows(&self, piece: &Piece) -> &[(i64, WindowValue)] {
-        let run = match piece.block {
-            Some(b) => &self.blocks[b].runs[piece.run],
-            None => &self.heads[piece.run],
-        };
-        &run.windows[piece.lo..piece.hi]
+    /// `piece`'s windows, appended to `out` as windows of `window_ms`.
+    fn push_windows(&self, piece: &Piece, window_ms: i64, out: &mut Vec<Window>) {
+        match piece.block {
+            Some(b) => self.blocks[b].runs[piece.run]
+                .windows
+                .extend_windows(piece.lo, piece.hi, window_ms, out),
+            None => {
+                let run = &self.heads[piece.run].windows[piece.lo..piece.hi];
+                out.extend(run.iter().map(|(end_ms, value)| Window {
+                    start_ms: end_ms - window_ms,
+                    end_ms: *end_ms,
+                    value: value.clone(),
+                }));
+            }
+        }
     }
 
-    /// One series' windows, each copied once into a vector of the exact
-    /// size, in time order without duplicates (a window can be in a
-    /// block and still in the head until its chunk is deleted).
-    fn series_windows(&self, pieces: &[Piece], window_ms: i64) -> Vec<Window> {
-        let len = pieces.iter().map(|p| p.hi - p.lo).sum();
-        let mut out: Vec<Window> = Vec::with_capacity(len);
+    /// One series' windows into `out` (cleared first), each copied once,
+    /// in time order without duplicates (a window can be in a block and
+    /// still in the head until its chunk is deleted).
+    fn series_windows(&self, pieces: &[Piece], window_ms: i64, out: &mut Vec<Window>) {
+        out.clear();
+        out.reserve(pieces.iter().map(|p| p.hi - p.lo).sum());
         for piece in pieces {
-            out.extend(self.windows(piece).iter().map(|(end_ms, value)| Window {
-                start_ms: end_ms - window_ms,
-                end_ms: *end_ms,
-                value: value.clone(),
-            }));
+            self.push_windows(piece, window_ms, out);
         }
         if !out.is_sorted_by(|a, b| a.end_ms < b.end_ms) {
             out.sort_by_key(|w| w.end_ms);
             out.dedup_by_key(|w| w.end_ms);
         }
-        out
     }
 }
 
@@ -128,7 +133,9 @@ impl WindowStore {
                 .map(|(_, b)| b.path.clone())
                 .collect()
         };
-        let mut series: BTreeMap<Labels, Vec<Piece>> = BTreeMap::new();
+        // By hash while collecting (a series is met once per block), then
+        // sorted once.
+        let mut series: HashMap<Labels, Vec<Piece>, FxBuildHasher> = HashMap::default();
         let mut blocks = Vec::with_capacity(paths.len());
         for path in paths {
             if let Some(deadline) = deadline {
@@ -139,7 +146,7 @@ impl WindowStore {
             };
             for index in matching(&block, tenant, matchers) {
                 let run = &block.runs[index];
-                let (lo, hi) = super::head::within_bounds(&run.windows, start_ms, end_ms);
+                let (lo, hi) = run.windows.within_bounds(start_ms, end_ms);
                 if lo < hi {
                     let piece = Piece {
                         block: Some(blocks.len()),
@@ -169,6 +176,8 @@ impl WindowStore {
                 .or_default()
                 .push(piece);
         }
+        let mut series: Vec<(Labels, Vec<Piece>)> = series.into_iter().collect();
+        series.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         Ok(Found {
             blocks,
             heads,
@@ -224,7 +233,7 @@ impl WindowStore {
             let lo = start_ms.max(horizon);
             if lo < hi {
                 let found = self.collect(tier, tenant, matchers, lo, hi, None)?;
-                out.extend(found.series.into_keys());
+                out.extend(found.series.into_iter().map(|(labels, _)| labels));
             }
             hi = hi.min(horizon);
             if hi <= start_ms {
@@ -317,16 +326,17 @@ fn too_many(limit: usize) -> AggregatorError {
     }
 }
 
-impl SeriesSource for WindowStore {
-    fn select(
+impl WindowStore {
+    /// What `select` reads: the tier's window length and where the
+    /// selected series' windows are.
+    fn find(
         &self,
         select: &SeriesSelect,
         max_series: usize,
         deadline: Deadline,
-    ) -> Result<Vec<SeriesWindows>> {
+    ) -> Result<(i64, Found)> {
         deadline.check()?;
         let tier = self.tier_for(select.start_ms, select.resolution_ms);
-        let window_ms = self.config.tiers[tier].window_ms;
         let found = self.collect(
             tier,
             &select.tenant,
@@ -338,17 +348,52 @@ impl SeriesSource for WindowStore {
         if found.series.len() > max_series {
             return Err(too_many(max_series));
         }
+        Ok((self.config.tiers[tier].window_ms, found))
+    }
+}
+
+impl SeriesSource for WindowStore {
+    fn select(
+        &self,
+        select: &SeriesSelect,
+        max_series: usize,
+        deadline: Deadline,
+    ) -> Result<Vec<SeriesWindows>> {
+        let (window_ms, found) = self.find(select, max_series, deadline)?;
         let mut out = Vec::with_capacity(found.series.len());
         for (i, (labels, pieces)) in found.series.iter().enumerate() {
             if i % 1024 == 0 {
                 deadline.check()?;
             }
+            let mut windows = Vec::new();
+            found.series_windows(pieces, window_ms, &mut windows);
             out.push(SeriesWindows {
                 labels: labels.clone(),
-                windows: found.series_windows(pieces, window_ms),
+                windows,
             });
         }
         Ok(out)
+    }
+
+    fn scan(
+        &self,
+        select: &SeriesSelect,
+        max_series: usize,
+        deadline: Deadline,
+        visit: &mut dyn FnMut(&Labels, &[Window]) -> ControlFlow<()>,
+    ) -> Result<()> {
+        let (window_ms, found) = self.find(select, max_series, deadline)?;
+        let mut windows = Vec::new();
+        for (i, (labels, pieces)) in found.series.iter().enumerate() {
+            if i % 1024 == 0 {
+                deadline.check()?;
+            }
+            found.series_windows(pieces, window_ms, &mut windows);
+            if visit(labels, &windows).is_break() {
+                break;
+            }
+        }
+        Ok(())
     }
 
     fn window_ms(&self, select: &SeriesSelect) -> i64 {

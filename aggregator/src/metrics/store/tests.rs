@@ -1,6 +1,7 @@
 //! The window store's own tests: visibility, persistence across reopen,
 //! recovery to a checkpoint's mark, blocks, retention, tiers, corruption.
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -397,4 +398,52 @@ fn metadata_survives_a_reopen() {
     let store = open(dir.path());
     assert_eq!(store.metadata("t", None).unwrap(), [m]);
     assert!(store.metadata("t", Some("other")).unwrap().is_empty());
+}
+
+#[test]
+fn a_scan_lends_each_series_as_select_returns_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    // Blocks, chunks and head windows, with ranges that cut runs.
+    let windows = BLOCK_WINDOWS * 5 / 2;
+    feed(&store, 1, windows + 1, 10);
+    let deadline = Deadline::after(Duration::from_secs(10));
+    for (from, to) in [(0, windows + 1), (5, 95), (89, 91), (200, 400), (7, 7)] {
+        let select = SeriesSelect {
+            tenant: "t".to_owned(),
+            matchers: vec![equal("__name__", "hits_total")],
+            start_ms: T0 + from * TEN_S,
+            end_ms: T0 + to * TEN_S,
+            resolution_ms: 1,
+        };
+        let selected: Vec<String> = store
+            .select(&select, 1000, deadline)
+            .unwrap()
+            .iter()
+            .map(|s| format!("{} {:?}", s.labels, s.windows))
+            .collect();
+        let mut lent = Vec::new();
+        store
+            .scan(&select, 1000, deadline, &mut |labels, windows| {
+                lent.push(format!("{labels} {windows:?}"));
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        assert_eq!(lent, selected, "windows ending in ({from}, {to}] x 10 s");
+    }
+    let select = SeriesSelect {
+        tenant: "t".to_owned(),
+        matchers: vec![equal("__name__", "hits_total")],
+        start_ms: T0,
+        end_ms: T0 + windows * TEN_S,
+        resolution_ms: 1,
+    };
+    let mut visits = 0;
+    store
+        .scan(&select, 1000, deadline, &mut |_, _| {
+            visits += 1;
+            ControlFlow::Break(())
+        })
+        .unwrap();
+    assert_eq!(visits, 1, "a break ends the scan");
 }
