@@ -19,7 +19,6 @@
 //! - summary `x`: `x{quantile="0.5"}` gauges (the last value in the window),
 //!   plus counters `x_count` and `x_sum`.
 
-use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use crate::error::Result;
@@ -80,6 +79,36 @@ pub struct MetricMetadata {
     pub unit: String,
 }
 
+/// Selected series whose windows are read on demand, from any thread.
+pub trait LazySeries: Send + Sync {
+    fn len(&self) -> usize;
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Series `i`'s labels.
+    fn labels(&self, i: usize) -> &Labels;
+
+    /// Series `i`'s windows, ascending, into `out` (cleared first).
+    fn windows(&self, i: usize, out: &mut Vec<Window>);
+}
+
+impl LazySeries for Vec<SeriesWindows> {
+    fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    fn labels(&self, i: usize) -> &Labels {
+        &self[i].labels
+    }
+
+    fn windows(&self, i: usize, out: &mut Vec<Window>) {
+        out.clear();
+        out.extend_from_slice(&self[i].windows);
+    }
+}
+
 /// What to select.
 #[derive(Debug, Clone)]
 pub struct SeriesSelect {
@@ -107,23 +136,17 @@ pub trait SeriesSource: Send + Sync + 'static {
         deadline: Deadline,
     ) -> Result<Vec<SeriesWindows>>;
 
-    /// Hands each series [`select`](Self::select) would return to
-    /// `visit`, in the same order, until `visit` breaks. The windows are lent
-    /// for the call only, so a source can read them into one buffer reused
-    /// from series to series instead of holding every series at once.
-    fn scan(
+    /// The series [`select`](Self::select) would return, in the same
+    /// order, with their windows read only when asked for: a query can
+    /// then hold one series' windows at a time (per thread) instead of
+    /// every series at once.
+    fn select_lazy(
         &self,
         select: &SeriesSelect,
         max_series: usize,
         deadline: Deadline,
-        visit: &mut dyn FnMut(&Labels, &[Window]) -> ControlFlow<()>,
-    ) -> Result<()> {
-        for series in self.select(select, max_series, deadline)? {
-            if visit(&series.labels, &series.windows).is_break() {
-                break;
-            }
-        }
-        Ok(())
+    ) -> Result<Box<dyn LazySeries>> {
+        Ok(Box::new(self.select(select, max_series, deadline)?))
     }
 
     /// The window length of the tier `select` would read, so the engine can

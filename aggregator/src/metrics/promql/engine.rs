@@ -13,7 +13,8 @@ use crate::metrics::source::SeriesSource;
 use crate::query::{Deadline, QueryLimits};
 
 use super::evaluator::{Evaluator, sample};
-use super::selector::{FetchPlan, Needs, Scan, Selection, too_many};
+use super::scan::Scan;
+use super::selector::{FetchPlan, Needs, Selection, too_many};
 use super::sweep::{self, Row, Steps};
 use super::syntax;
 use super::value::{Elem, Sample, Series, Val, Value, unique};

@@ -7,7 +7,8 @@
 //! step from memory ([`evaluator`]). A range query is a series of instant
 //! evaluations at `start, start + step, ... ≤ end`; the common shapes are
 //! swept series by series across all steps instead, with the same results
-//! ([`sweep`]).
+//! ([`sweep`]), reading one series at a time on several threads
+//! ([`scan`]).
 //!
 //! # Samples
 //! A window's sample is stamped at its `end_ms`. An instant selector takes
@@ -95,6 +96,7 @@ pub mod evaluator;
 pub mod functions;
 pub mod histogram;
 pub mod range_functions;
+pub mod scan;
 pub mod selector;
 pub mod sweep;
 pub mod syntax;

@@ -8,8 +8,8 @@
 //! selector is then selected from the [`SeriesSource`] once, and every
 //! step reads its windows from memory with binary searches.
 //!
-//! A swept range query ([`sweep`](super::sweep)) reads through a [`Scan`]
-//! instead: the same needs, but each series is lent by the source one at a
+//! A swept range query ([`sweep`](super::sweep)) reads through a
+//! [`Scan`](super::scan::Scan) instead: the same needs, but each series is lent by the source one at a
 //! time, so a query over a day of many series never holds them all.
 //!
 //! The resolution asked for is the step of the evaluation (a range query's
@@ -17,9 +17,7 @@
 //! range; an instant query's instant selectors ask for 1 ms, the finest
 //! tier, so the newest closed window is seen.
 
-use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
-use std::ops::ControlFlow;
 use std::time::{Duration, SystemTime};
 
 use promql_parser::label::{MatchOp as ParserOp, Matcher as ParserMatcher};
@@ -27,7 +25,7 @@ use promql_parser::parser::{AtModifier, Expr, Offset, VectorSelector};
 
 use crate::error::{AggregatorError, Result};
 use crate::labels::{Labels, MatchOp, Matcher};
-use crate::metrics::source::{SeriesSelect, SeriesSource, SeriesWindows, Window};
+use crate::metrics::source::{SeriesSelect, SeriesSource, SeriesWindows};
 use crate::query::{Deadline, QueryLimits};
 
 use super::value::METRIC_NAME;
@@ -48,8 +46,8 @@ pub(crate) struct FetchPlan<'a> {
 
 /// What one distinct selector needs.
 #[derive(Debug)]
-struct Need {
-    branches: Vec<Vec<Matcher>>,
+pub(super) struct Need {
+    pub(super) branches: Vec<Vec<Matcher>>,
     /// Window ends in `(min_ms, max_ms]`.
     min_ms: i64,
     max_ms: i64,
@@ -60,6 +58,13 @@ struct Need {
 /// tree before anything is read.
 #[derive(Debug, Default)]
 pub(crate) struct Needs(HashMap<String, Need>);
+
+impl Needs {
+    /// What `vs` needs, if the query holds it.
+    pub(super) fn get(&self, vs: &VectorSelector) -> Option<&Need> {
+        self.0.get(&key(vs))
+    }
+}
 
 impl Needs {
     pub(crate) fn of(expr: &Expr, plan: &FetchPlan<'_>) -> Result<Needs> {
@@ -77,7 +82,10 @@ impl Needs {
 }
 
 impl Need {
-    fn selects<'b>(&'b self, plan: &'b FetchPlan<'_>) -> impl Iterator<Item = SeriesSelect> + 'b {
+    pub(super) fn selects<'b>(
+        &'b self,
+        plan: &'b FetchPlan<'_>,
+    ) -> impl Iterator<Item = SeriesSelect> + 'b {
         self.branches.iter().map(|branch| SeriesSelect {
             tenant: plan.tenant.to_owned(),
             matchers: branch.clone(),
@@ -126,72 +134,6 @@ impl Selection {
     /// The series fetched for `vs`.
     pub(crate) fn series(&self, vs: &VectorSelector) -> &[SeriesWindows] {
         self.data.get(&key(vs)).map_or(&[], Vec::as_slice)
-    }
-}
-
-/// Selectors read one series at a time, within the limits a
-/// [`Selection`] keeps: only the series being read is in memory.
-pub(crate) struct Scan<'a> {
-    needs: &'a Needs,
-    plan: &'a FetchPlan<'a>,
-    series: Cell<usize>,
-    samples: Cell<usize>,
-}
-
-impl<'a> Scan<'a> {
-    pub(crate) fn new(needs: &'a Needs, plan: &'a FetchPlan<'a>) -> Scan<'a> {
-        Scan {
-            needs,
-            plan,
-            series: Cell::new(0),
-            samples: Cell::new(0),
-        }
-    }
-
-    /// Hands each series `vs` selects to `visit` until it breaks.
-    pub(crate) fn each(
-        &self,
-        vs: &VectorSelector,
-        visit: &mut dyn FnMut(&Labels, &[Window]) -> ControlFlow<()>,
-    ) -> Result<()> {
-        let Some(need) = self.needs.0.get(&key(vs)) else {
-            return Ok(());
-        };
-        let plan = self.plan;
-        let several = need.branches.len() > 1;
-        let mut seen: HashSet<Labels> = HashSet::new();
-        let mut failed = None;
-        for select in need.selects(plan) {
-            plan.deadline.check()?;
-            let remaining = plan.limits.max_series.saturating_sub(self.series.get());
-            let mut broke = false;
-            plan.source
-                .scan(&select, remaining, plan.deadline, &mut |labels, windows| {
-                    if several && !seen.insert(labels.clone()) {
-                        return ControlFlow::Continue(());
-                    }
-                    self.series.set(self.series.get() + 1);
-                    self.samples.set(self.samples.get() + windows.len());
-                    let within = too_many("series", self.series.get(), plan.limits.max_series)
-                        .and_then(|()| {
-                            too_many("samples", self.samples.get(), plan.limits.max_samples)
-                        });
-                    if let Err(e) = within {
-                        failed = Some(e);
-                        return ControlFlow::Break(());
-                    }
-                    let flow = visit(labels, windows);
-                    broke = flow.is_break();
-                    flow
-                })?;
-            if let Some(e) = failed {
-                return Err(e);
-            }
-            if broke {
-                break;
-            }
-        }
-        Ok(())
     }
 }
 

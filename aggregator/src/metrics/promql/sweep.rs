@@ -49,7 +49,8 @@ use super::aggregation::group_key;
 use super::binary;
 use super::evaluator::{Evaluator, sample};
 use super::range_functions;
-use super::selector::{Scan, duration_ms};
+use super::scan::Scan;
+use super::selector::duration_ms;
 use super::value::{Point, drop_name};
 
 /// The evaluation times of a range query: `start_ms + i * step_ms` for
@@ -159,7 +160,7 @@ struct Cursors {
 /// The value of one series at one step, from its windows, the step's
 /// selector time and the series' cursors.
 type StepValue<'f> =
-    dyn Fn(&[Window], i64, &mut Cursors) -> std::result::Result<Option<f64>, Stop> + 'f;
+    dyn Fn(&[Window], i64, &mut Cursors) -> std::result::Result<Option<f64>, Stop> + Sync + 'f;
 
 /// Walks each series `vs` selects once across every step, as the row
 /// `row_labels` names. Two series with one row label set fail over to
@@ -173,22 +174,27 @@ fn each_series(
     value: &StepValue<'_>,
     emit: &mut dyn FnMut(Row) -> Swept,
 ) -> Swept {
+    let times: Vec<i64> = (0..steps.count)
+        .map(|k| ev.selector_time(vs, steps.at(k)))
+        .collect();
+    let row = |windows: &[Window]| -> std::result::Result<Vec<Option<f64>>, Stop> {
+        let mut cursors = Cursors::default();
+        times
+            .iter()
+            .map(|&at| value(windows, at, &mut cursors))
+            .collect()
+    };
     let mut seen = HashSet::new();
-    let mut stop = None;
-    let mut row = |labels: &Labels, windows: &[Window]| -> Swept {
+    let mut take = |labels: &Labels, values: std::result::Result<_, Stop>| -> Swept {
+        let values = values?;
         let labels = row_labels(labels);
         if !seen.insert(labels.clone()) {
             return Err(Stop::Stepwise);
         }
-        let mut cursors = Cursors::default();
-        let mut values = Vec::with_capacity(steps.count);
-        for k in 0..steps.count {
-            let at = ev.selector_time(vs, steps.at(k));
-            values.push(value(windows, at, &mut cursors)?);
-        }
         emit_some(labels, values, emit)
     };
-    scan.each(vs, &mut |labels, windows| match row(labels, windows) {
+    let mut stop = None;
+    scan.each(vs, &row, &mut |labels, values| match take(labels, values) {
         Ok(()) => ControlFlow::Continue(()),
         Err(s) => {
             stop = Some(s);
@@ -206,9 +212,10 @@ fn selector(
     steps: &Steps,
     emit: &mut dyn FnMut(Row) -> Swept,
 ) -> Swept {
+    let lookback_ms = ev.lookback_ms;
     let newest = |w: &[Window], at: i64, c: &mut Cursors| {
         c.hi = advance(w, c.hi, at);
-        let oldest = at.saturating_sub(ev.lookback_ms);
+        let oldest = at.saturating_sub(lookback_ms);
         Ok(match c.hi.checked_sub(1).map(|n| &w[n]) {
             Some(window) if window.end_ms > oldest => Some(float(sample(window))?),
             _ => None,

@@ -22,7 +22,6 @@
 //! checked against all matchers.
 
 use std::collections::{BTreeSet, HashMap};
-use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -33,7 +32,9 @@ use super::format::Decoded;
 use super::{Run, WindowStore, files, read_window_file};
 use crate::error::{AggregatorError, Result};
 use crate::labels::{Labels, MatchOp, Matcher};
-use crate::metrics::source::{MetricMetadata, SeriesSelect, SeriesSource, SeriesWindows, Window};
+use crate::metrics::source::{
+    LazySeries, MetricMetadata, SeriesSelect, SeriesSource, SeriesWindows, Window,
+};
 use crate::metrics::window::SeriesKey;
 use crate::query::Deadline;
 use crate::telemetry;
@@ -326,6 +327,27 @@ fn too_many(limit: usize) -> AggregatorError {
     }
 }
 
+/// A select's series, each copied out of the blocks and heads when read.
+struct Lazy {
+    window_ms: i64,
+    found: Found,
+}
+
+impl LazySeries for Lazy {
+    fn len(&self) -> usize {
+        self.found.series.len()
+    }
+
+    fn labels(&self, i: usize) -> &Labels {
+        &self.found.series[i].0
+    }
+
+    fn windows(&self, i: usize, out: &mut Vec<Window>) {
+        self.found
+            .series_windows(&self.found.series[i].1, self.window_ms, out);
+    }
+}
+
 impl WindowStore {
     /// What `select` reads: the tier's window length and where the
     /// selected series' windows are.
@@ -375,25 +397,14 @@ impl SeriesSource for WindowStore {
         Ok(out)
     }
 
-    fn scan(
+    fn select_lazy(
         &self,
         select: &SeriesSelect,
         max_series: usize,
         deadline: Deadline,
-        visit: &mut dyn FnMut(&Labels, &[Window]) -> ControlFlow<()>,
-    ) -> Result<()> {
+    ) -> Result<Box<dyn LazySeries>> {
         let (window_ms, found) = self.find(select, max_series, deadline)?;
-        let mut windows = Vec::new();
-        for (i, (labels, pieces)) in found.series.iter().enumerate() {
-            if i % 1024 == 0 {
-                deadline.check()?;
-            }
-            found.series_windows(pieces, window_ms, &mut windows);
-            if visit(labels, &windows).is_break() {
-                break;
-            }
-        }
-        Ok(())
+        Ok(Box::new(Lazy { window_ms, found }))
     }
 
     fn window_ms(&self, select: &SeriesSelect) -> i64 {

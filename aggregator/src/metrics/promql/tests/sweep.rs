@@ -163,3 +163,42 @@ fn swept_results_keep_the_sample_limit() {
         "{err}"
     );
 }
+
+/// Enough series for several batches on several threads, with values of
+/// very different sizes, so that a sum folded out of order would differ
+/// in its low bits.
+fn many_series() -> Arc<MemorySource> {
+    let source = MemorySource::new(M);
+    for i in 0..1_500u32 {
+        let job = ["api", "web", "db"][i as usize % 3];
+        let instance = i.to_string();
+        let series = labels(&[
+            ("__name__", "requests_total"),
+            ("job", job),
+            ("instance", &instance),
+        ]);
+        let scale = [1e-3, 1.0, 1e9][(i as usize / 7) % 3];
+        let deltas: Vec<f64> = (0..30)
+            .map(|k| scale * (f64::from(i % 11) + 0.1 * f64::from(k % 7) + 1.0 / 3.0))
+            .collect();
+        // Every fifth series starts late, so rows differ in length.
+        let first = if i % 5 == 0 { 10 * M } else { M };
+        source.insert(TENANT, series, counter_windows(first, M, &deltas));
+    }
+    Arc::new(source)
+}
+
+#[test]
+fn series_read_on_several_threads_fold_in_series_order() {
+    let engine = engine(many_series());
+    for query in [
+        "sum(rate(requests_total[5m]))",
+        "sum by (job) (increase(requests_total[3m]))",
+        "avg without (instance) (rate(requests_total[2m]))",
+        "rate(requests_total[5m]) * 60",
+    ] {
+        for range in [(0, 45 * M, M), (M / 3, 40 * M, 7 * M)] {
+            assert!(same_both_ways(&engine, query, range), "{query}: not swept");
+        }
+    }
+}
