@@ -108,18 +108,22 @@ pub(crate) fn apply(name: &str, windows: &[Window], range_ms: i64, phi: f64) -> 
             }
             Some(Point::Dist(merged))
         }
+        ("increase" | "rate" | "delta", Kind::Counter) => over_counter(
+            name,
+            same.iter().map(|w| counter(w).0),
+            same[0].start_ms,
+            newest.end_ms,
+            range_ms,
+        )
+        .map(Point::Float),
         ("increase" | "rate", _) => {
-            let (increase, seconds) = match k {
-                Kind::Counter => (same.iter().map(|w| counter(w).0).sum(), covered),
-                _ => (gauge_increase(&values(&same))?, seconds),
-            };
+            let increase = gauge_increase(&values(&same))?;
             match name {
                 "rate" if seconds > 0.0 => float(increase / seconds),
                 "rate" => None,
                 _ => float(increase),
             }
         }
-        ("delta", Kind::Counter) => float(same.iter().map(|w| counter(w).0).sum()),
         ("delta", Kind::Gauge) => {
             let v = values(&same);
             (v.len() >= 2).then(|| Point::Float(v[v.len() - 1] - v[0]))
@@ -181,6 +185,32 @@ pub(crate) fn apply(name: &str, windows: &[Window], range_ms: i64, phi: f64) -> 
         }
         (_, Kind::Histogram) => None,
         _ => sample_statistic(name, &values(&same), phi).map(Point::Float),
+    }
+}
+
+/// Whether `name` is one [`over_counter`] computes.
+pub(crate) fn is_counter_function(name: &str) -> bool {
+    matches!(name, "rate" | "increase" | "delta")
+}
+
+/// `rate`, `increase` or `delta` over counter windows, from their
+/// `deltas` in time order, the oldest window's start and the newest's
+/// end: the deltas summed, a rate per the time the windows cover (at
+/// least the range). [`apply`] and the columns a sweep reads both come
+/// here, so both give the same bits.
+pub(crate) fn over_counter(
+    name: &str,
+    deltas: impl Iterator<Item = f64>,
+    oldest_start_ms: i64,
+    newest_end_ms: i64,
+    range_ms: i64,
+) -> Option<f64> {
+    let increase: f64 = deltas.sum();
+    let covered = range_ms.max(newest_end_ms.saturating_sub(oldest_start_ms)) as f64 / 1000.0;
+    match name {
+        "rate" if covered > 0.0 => Some(increase / covered),
+        "rate" => None,
+        _ => Some(increase),
     }
 }
 

@@ -20,7 +20,7 @@ use promql_parser::parser::VectorSelector;
 
 use crate::error::Result;
 use crate::labels::Labels;
-use crate::metrics::source::{LazySeries, Window};
+use crate::metrics::source::{CounterColumns, LazySeries, Window};
 
 use super::selector::{FetchPlan, Needs, too_many};
 
@@ -68,7 +68,7 @@ impl<'a> Scan<'a> {
     pub(crate) fn each<R: Send>(
         &self,
         vs: &VectorSelector,
-        row: &(dyn Fn(&[Window]) -> R + Sync),
+        row: &(dyn Fn(&mut Reader<'_>) -> R + Sync),
         take: &mut dyn FnMut(&Labels, R) -> ControlFlow<()>,
     ) -> Result<()> {
         let Some(need) = self.needs.get(vs) else {
@@ -108,19 +108,56 @@ impl<'a> Scan<'a> {
     }
 }
 
+/// One series as a row reads it, into one thread's buffers: as windows,
+/// or as counter columns when it is a counter.
+pub(crate) struct Reader<'l> {
+    lazy: &'l dyn LazySeries,
+    series: usize,
+    windows: Vec<Window>,
+    counters: CounterColumns,
+    /// Windows read of the series, counted against `max_samples`.
+    read: usize,
+}
+
+impl Reader<'_> {
+    pub(crate) fn windows(&mut self) -> &[Window] {
+        self.lazy.windows(self.series, &mut self.windows);
+        self.read = self.windows.len();
+        &self.windows
+    }
+
+    /// The series' counter columns; `None` when one of its windows is not
+    /// a counter's.
+    pub(crate) fn counters(&mut self) -> Option<&CounterColumns> {
+        if !self.lazy.counters(self.series, &mut self.counters) {
+            return None;
+        }
+        self.read = self.counters.len();
+        Some(&self.counters)
+    }
+}
+
 /// Each series of `batch`: its window count and its row, in batch order.
 fn rows<R: Send>(
     lazy: &dyn LazySeries,
     batch: &[usize],
-    row: &(dyn Fn(&[Window]) -> R + Sync),
+    row: &(dyn Fn(&mut Reader<'_>) -> R + Sync),
 ) -> Vec<(usize, R)> {
     let part = |indexes: &[usize]| -> Vec<(usize, R)> {
-        let mut windows = Vec::new();
+        let mut reader = Reader {
+            lazy,
+            series: 0,
+            windows: Vec::new(),
+            counters: CounterColumns::default(),
+            read: 0,
+        };
         indexes
             .iter()
             .map(|&i| {
-                lazy.windows(i, &mut windows);
-                (windows.len(), row(&windows))
+                reader.series = i;
+                reader.read = 0;
+                let r = row(&mut reader);
+                (reader.read, r)
             })
             .collect()
     };

@@ -20,7 +20,9 @@
 //! # Same answers
 //! A sweep gives exactly what stepwise evaluation gives, bit for bit: the
 //! same window lookups, the same [`range_functions::apply`] on the same
-//! windows, the same operators, and groups folded in the order stepwise
+//! windows (or, for `rate`, `increase` and `delta` of a counter, the same
+//! [`range_functions::over_counter`] on the same deltas, read as columns),
+//! the same operators, and groups folded in the order stepwise
 //! evaluation meets their elements. Whatever it cannot answer the same way
 //! makes it give up ([`Stop::Stepwise`]), discarding what it produced, and
 //! the engine evaluates the query step by step: another shape (found
@@ -30,9 +32,11 @@
 //! whose accumulators would pass `max_samples`.
 //!
 //! # Reading
-//! Series are read through a [`Scan`]: the source lends one series'
-//! windows at a time, so a sweep over a day of 10,000 series holds one
-//! series' windows, not fourteen million.
+//! Series are read through a [`Scan`]: the source reads each series'
+//! windows when asked, on several threads, and a counter's as columns
+//! when only its deltas are needed. A sweep over a day of 10,000 series
+//! holds one series per thread and one batch's rows, not fourteen million
+//! windows.
 
 use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
@@ -40,16 +44,17 @@ use std::ops::ControlFlow;
 use promql_parser::parser::{
     AggregateExpr, BinaryExpr, Call, Expr, MatrixSelector, VectorSelector,
 };
+use rustc_hash::FxBuildHasher;
 
 use crate::error::{AggregatorError, Result};
 use crate::labels::Labels;
-use crate::metrics::source::Window;
+use crate::metrics::source::{CounterColumns, Window};
 
 use super::aggregation::group_key;
 use super::binary;
 use super::evaluator::{Evaluator, sample};
 use super::range_functions;
-use super::scan::Scan;
+use super::scan::{Reader, Scan};
 use super::selector::duration_ms;
 use super::value::{Point, drop_name};
 
@@ -162,6 +167,23 @@ struct Cursors {
 type StepValue<'f> =
     dyn Fn(&[Window], i64, &mut Cursors) -> std::result::Result<Option<f64>, Stop> + Sync + 'f;
 
+/// One series' row, from the series and every step's selector time.
+type RowOf<'f> =
+    dyn Fn(&mut Reader<'_>, &[i64]) -> std::result::Result<Vec<Option<f64>>, Stop> + Sync + 'f;
+
+/// A row from `windows`, `value` at each step.
+fn stepped(
+    windows: &[Window],
+    times: &[i64],
+    value: &StepValue<'_>,
+) -> std::result::Result<Vec<Option<f64>>, Stop> {
+    let mut cursors = Cursors::default();
+    times
+        .iter()
+        .map(|&at| value(windows, at, &mut cursors))
+        .collect()
+}
+
 /// Walks each series `vs` selects once across every step, as the row
 /// `row_labels` names. Two series with one row label set fail over to
 /// stepwise evaluation, which fails where they meet.
@@ -171,20 +193,13 @@ fn each_series(
     vs: &VectorSelector,
     steps: &Steps,
     row_labels: &dyn Fn(&Labels) -> Labels,
-    value: &StepValue<'_>,
+    row: &RowOf<'_>,
     emit: &mut dyn FnMut(Row) -> Swept,
 ) -> Swept {
     let times: Vec<i64> = (0..steps.count)
         .map(|k| ev.selector_time(vs, steps.at(k)))
         .collect();
-    let row = |windows: &[Window]| -> std::result::Result<Vec<Option<f64>>, Stop> {
-        let mut cursors = Cursors::default();
-        times
-            .iter()
-            .map(|&at| value(windows, at, &mut cursors))
-            .collect()
-    };
-    let mut seen = HashSet::new();
+    let mut seen: HashSet<Labels, FxBuildHasher> = HashSet::default();
     let mut take = |labels: &Labels, values: std::result::Result<_, Stop>| -> Swept {
         let values = values?;
         let labels = row_labels(labels);
@@ -194,6 +209,7 @@ fn each_series(
         emit_some(labels, values, emit)
     };
     let mut stop = None;
+    let row = |reader: &mut Reader<'_>| row(reader, &times);
     scan.each(vs, &row, &mut |labels, values| match take(labels, values) {
         Ok(()) => ControlFlow::Continue(()),
         Err(s) => {
@@ -214,27 +230,29 @@ fn selector(
 ) -> Swept {
     let lookback_ms = ev.lookback_ms;
     let newest = |w: &[Window], at: i64, c: &mut Cursors| {
-        c.hi = advance(w, c.hi, at);
+        c.hi = advance(w, c.hi, at, |w| w.end_ms);
         let oldest = at.saturating_sub(lookback_ms);
         Ok(match c.hi.checked_sub(1).map(|n| &w[n]) {
             Some(window) if window.end_ms > oldest => Some(float(sample(window))?),
             _ => None,
         })
     };
-    each_series(ev, scan, vs, steps, &Labels::clone, &newest, emit)
+    let row = |reader: &mut Reader<'_>, times: &[i64]| stepped(reader.windows(), times, &newest);
+    each_series(ev, scan, vs, steps, &Labels::clone, &row, emit)
 }
 
-/// The first window from `from` on that ends after `t_ms`. Evaluation
-/// times only grow, so a cursor moved by it finds what a binary search
-/// over the whole series would. A step usually moves a cursor by a few
-/// windows: those are walked, and only a longer move is searched.
-fn advance(windows: &[Window], from: usize, t_ms: i64) -> usize {
+/// The first item from `from` on whose end (`end_of`) is after `t_ms`.
+/// Evaluation times only grow, so a cursor moved by it finds what a
+/// binary search over the whole series would. A step usually moves a
+/// cursor by a few windows: those are walked, and only a longer move is
+/// searched.
+fn advance<T>(items: &[T], from: usize, t_ms: i64, end_of: impl Fn(&T) -> i64) -> usize {
     const WALK: usize = 8;
-    let rest = &windows[from..];
-    match rest.iter().take(WALK).position(|w| w.end_ms > t_ms) {
+    let rest = &items[from..];
+    match rest.iter().take(WALK).position(|w| end_of(w) > t_ms) {
         Some(i) => from + i,
-        None if rest.len() <= WALK => windows.len(),
-        None => from + WALK + rest[WALK..].partition_point(|w| w.end_ms <= t_ms),
+        None if rest.len() <= WALK => items.len(),
+        None => from + WALK + rest[WALK..].partition_point(|w| end_of(w) <= t_ms),
     }
 }
 
@@ -282,8 +300,8 @@ fn range_function(
         }
     };
     let apply = |w: &[Window], at: i64, c: &mut Cursors| {
-        c.lo = advance(w, c.lo, at.saturating_sub(range_ms));
-        c.hi = advance(w, c.hi.max(c.lo), at);
+        c.lo = advance(w, c.lo, at.saturating_sub(range_ms), |w| w.end_ms);
+        c.hi = advance(w, c.hi.max(c.lo), at, |w| w.end_ms);
         if c.lo < c.hi {
             range_functions::apply(name, &w[c.lo..c.hi], range_ms, phi)
                 .map(float)
@@ -292,7 +310,46 @@ fn range_function(
             Ok(None)
         }
     };
-    each_series(ev, scan, &ms.vs, steps, &row_labels, &apply, emit)
+    let over_counter = range_functions::is_counter_function(name);
+    let row = |reader: &mut Reader<'_>, times: &[i64]| {
+        if over_counter && let Some(columns) = reader.counters() {
+            return Ok(counter_row(name, columns, times, range_ms));
+        }
+        stepped(reader.windows(), times, &apply)
+    };
+    each_series(ev, scan, &ms.vs, steps, &row_labels, &row, emit)
+}
+
+/// `rate`, `increase` or `delta` of a counter at every step, read from
+/// its columns: the windows [`range_function`] would hand
+/// [`range_functions::apply`], summed by the same
+/// [`range_functions::over_counter`].
+fn counter_row(
+    name: &str,
+    columns: &CounterColumns,
+    times: &[i64],
+    range_ms: i64,
+) -> Vec<Option<f64>> {
+    let ends = &columns.ends;
+    let (mut lo, mut hi) = (0, 0);
+    times
+        .iter()
+        .map(|&at| {
+            lo = advance(ends, lo, at.saturating_sub(range_ms), |e| *e);
+            hi = advance(ends, hi.max(lo), at, |e| *e);
+            if lo < hi {
+                range_functions::over_counter(
+                    name,
+                    columns.deltas[lo..hi].iter().copied(),
+                    columns.starts[lo],
+                    ends[hi - 1],
+                    range_ms,
+                )
+            } else {
+                None
+            }
+        })
+        .collect()
 }
 
 /// A number literal, possibly in parentheses.
@@ -328,7 +385,7 @@ fn with_number(
     };
     let return_bool = b.modifier.as_ref().is_some_and(|m| m.return_bool);
     let comparison = binary::is_comparison(&op);
-    let mut seen = HashSet::new();
+    let mut seen: HashSet<Labels, FxBuildHasher> = HashSet::default();
     rows_of(ev, scan, vector, steps, &mut |row| {
         let labels = if comparison && !return_bool {
             row.labels
@@ -360,6 +417,17 @@ struct Acc {
     v: f64,
 }
 
+/// How an aggregation folds one element into a group's step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fold {
+    /// `sum` and `avg`.
+    Add,
+    Min,
+    Max,
+    /// `count` and `group`: only how many.
+    Count,
+}
+
 /// `sum avg min max count group` of a swept shape.
 fn aggregate(
     ev: &Evaluator<'_>,
@@ -369,15 +437,15 @@ fn aggregate(
     emit: &mut dyn FnMut(Row) -> Swept,
 ) -> Swept {
     let op = a.op.to_string();
-    if a.param.is_some()
-        || !matches!(
-            op.as_str(),
-            "sum" | "avg" | "min" | "max" | "count" | "group"
-        )
-    {
-        return Err(Stop::Stepwise);
-    }
-    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let how = match op.as_str() {
+        _ if a.param.is_some() => return Err(Stop::Stepwise),
+        "sum" | "avg" => Fold::Add,
+        "min" => Fold::Min,
+        "max" => Fold::Max,
+        "count" | "group" => Fold::Count,
+        _ => return Err(Stop::Stepwise),
+    };
+    let mut index: HashMap<Labels, usize, FxBuildHasher> = HashMap::default();
     let mut groups: Vec<(Labels, Vec<Acc>)> = Vec::new();
     rows_of(ev, scan, &a.expr, steps, &mut |row| {
         let key = group_key(&row.labels, a.modifier.as_ref());
@@ -394,7 +462,7 @@ fn aggregate(
         };
         for (acc, value) in groups[g].1.iter_mut().zip(&row.values) {
             if let Some(x) = *value {
-                fold(&op, acc, x);
+                fold(how, acc, x);
             }
         }
         Ok(())
@@ -418,14 +486,14 @@ fn aggregate(
 
 /// Adds `x` to a group's step as the stepwise reduction does: a sum from
 /// the first element on, min and max skipping NaN unless all are NaN.
-fn fold(op: &str, acc: &mut Acc, x: f64) {
+fn fold(how: Fold, acc: &mut Acc, x: f64) {
     if acc.n == 0 {
         acc.v = x;
     } else {
-        match op {
-            "sum" | "avg" => acc.v += x,
-            "min" if acc.v.is_nan() || x < acc.v => acc.v = x,
-            "max" if acc.v.is_nan() || x > acc.v => acc.v = x,
+        match how {
+            Fold::Add => acc.v += x,
+            Fold::Min if acc.v.is_nan() || x < acc.v => acc.v = x,
+            Fold::Max if acc.v.is_nan() || x > acc.v => acc.v = x,
             _ => {}
         }
     }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use super::Run;
 use crate::metrics::distribution::Distribution;
-use crate::metrics::source::{Window, WindowValue};
+use crate::metrics::source::{CounterColumns, Window, WindowValue};
 use crate::metrics::window::{SeriesKey, SeriesKind};
 
 /// One series' windows of a decoded window file.
@@ -204,6 +204,26 @@ impl Packed {
         }
     }
 
+    /// Appends windows `lo..hi` to `out` as windows of `window_ms`, when
+    /// the series is a counter; `false` otherwise.
+    pub fn extend_counters(
+        &self,
+        lo: usize,
+        hi: usize,
+        window_ms: i64,
+        out: &mut CounterColumns,
+    ) -> bool {
+        if self.kind != SeriesKind::Counter {
+            return false;
+        }
+        let pairs = self.floats[lo * 2..hi * 2].chunks_exact(2);
+        for (f, i) in pairs.zip(lo..) {
+            let end = self.end(i);
+            out.push(end - window_ms, end, f[0]);
+        }
+        true
+    }
+
     /// The index range of the windows ending in `(start_ms, end_ms]`.
     pub fn within_bounds(&self, start_ms: i64, end_ms: i64) -> (usize, usize) {
         let n = self.len();
@@ -340,6 +360,31 @@ mod tests {
                 assert_eq!(got, want, "{ends:?} {lo}..{hi}");
             }
         }
+    }
+
+    #[test]
+    fn counter_columns_are_the_counter_windows() {
+        let uneven = [60, 120, 180, 300, 360, 420];
+        let p = packed(&uneven);
+        let mut windows = Vec::new();
+        p.extend_windows(1, 5, 60, &mut windows);
+        let mut want = CounterColumns::default();
+        assert!(want.fill(&windows));
+        let mut got = CounterColumns::default();
+        assert!(p.extend_counters(1, 5, 60, &mut got));
+        assert_eq!(format!("{got:?}"), format!("{want:?}"));
+        let mut gauge = Packed::with_capacity(SeriesKind::Gauge, 1);
+        gauge.push(
+            60,
+            WindowValue::Gauge {
+                count: 1,
+                sum: 1.0,
+                min: 1.0,
+                max: 1.0,
+                last: 1.0,
+            },
+        );
+        assert!(!gauge.extend_counters(0, 1, 60, &mut got));
     }
 
     #[test]

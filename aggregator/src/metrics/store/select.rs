@@ -33,7 +33,8 @@ use super::{Run, WindowStore, files, read_window_file};
 use crate::error::{AggregatorError, Result};
 use crate::labels::{Labels, MatchOp, Matcher};
 use crate::metrics::source::{
-    LazySeries, MetricMetadata, SeriesSelect, SeriesSource, SeriesWindows, Window,
+    CounterColumns, LazySeries, MetricMetadata, SeriesSelect, SeriesSource, SeriesWindows, Window,
+    WindowValue,
 };
 use crate::metrics::window::SeriesKey;
 use crate::query::Deadline;
@@ -345,6 +346,39 @@ impl LazySeries for Lazy {
     fn windows(&self, i: usize, out: &mut Vec<Window>) {
         self.found
             .series_windows(&self.found.series[i].1, self.window_ms, out);
+    }
+
+    fn counters(&self, i: usize, out: &mut CounterColumns) -> bool {
+        out.clear();
+        let pieces = &self.found.series[i].1;
+        for piece in pieces {
+            let counters = match piece.block {
+                Some(b) => self.found.blocks[b].runs[piece.run]
+                    .windows
+                    .extend_counters(piece.lo, piece.hi, self.window_ms, out),
+                None => {
+                    let run = &self.found.heads[piece.run].windows[piece.lo..piece.hi];
+                    run.iter().all(|(end_ms, value)| match value {
+                        WindowValue::Counter { delta, .. } => {
+                            out.push(end_ms - self.window_ms, *end_ms, *delta);
+                            true
+                        }
+                        _ => false,
+                    })
+                }
+            };
+            if !counters {
+                out.clear();
+                return false;
+            }
+        }
+        if !out.ends.is_sorted_by(|a, b| a < b) {
+            // A window in a block and still in the head: read as windows.
+            let mut windows = Vec::new();
+            self.windows(i, &mut windows);
+            return out.fill(&windows);
+        }
+        true
     }
 }
 

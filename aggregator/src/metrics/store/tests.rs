@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::labels::{Labels, MatchOp, Matcher};
-use crate::metrics::source::{SeriesSelect, SeriesSource};
+use crate::metrics::source::{CounterColumns, SeriesSelect, SeriesSource};
 use crate::metrics::window::SeriesKind;
 use crate::query::Deadline;
 
@@ -425,9 +425,15 @@ fn a_lazy_select_reads_each_series_as_select_returns_it() {
         // One buffer for every series, read out of order.
         let mut buffer = Vec::new();
         let mut read: Vec<String> = vec![String::new(); lazy.len()];
+        let mut columns = CounterColumns::default();
+        let mut want = CounterColumns::default();
         for i in (0..lazy.len()).rev() {
             lazy.windows(i, &mut buffer);
             read[i] = format!("{} {buffer:?}", lazy.labels(i));
+            // The same windows as counter columns.
+            assert!(lazy.counters(i, &mut columns));
+            assert!(want.fill(&buffer));
+            assert_eq!(format!("{columns:?}"), format!("{want:?}"));
         }
         assert_eq!(read, selected, "windows ending in ({from}, {to}] x 10 s");
     }

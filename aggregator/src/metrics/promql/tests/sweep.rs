@@ -52,6 +52,9 @@ fn swept_shapes_match_stepwise_evaluation() {
         "resets(temperature[5m])",
         "changes(temperature[5m])",
         "rate(http_requests_total[1m] offset -1m)",
+        // Ranges narrower than two windows: rates per the time covered.
+        "rate(http_requests_total[90s])",
+        "rate(http_requests_total[30s])",
         "rate(temperature[4m])",
         "sum_over_time(temperature[2m])",
         "count_over_time(temperature[2m])",
