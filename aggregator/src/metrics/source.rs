@@ -127,6 +127,13 @@ impl CounterColumns {
         self.deltas.clear();
     }
 
+    /// Room for `n` more windows.
+    pub fn reserve(&mut self, n: usize) {
+        self.starts.reserve(n);
+        self.ends.reserve(n);
+        self.deltas.reserve(n);
+    }
+
     pub fn push(&mut self, start_ms: i64, end_ms: i64, delta: f64) {
         self.starts.push(start_ms);
         self.ends.push(end_ms);

@@ -68,7 +68,7 @@ pub struct MetricsBenchArgs {
     /// Counter series in the query phase's store
     #[arg(long, default_value_t = 10_000)]
     pub query_series: usize,
-    /// Timed queries of each form
+    /// Timed queries of each form, after a first one that fills the block cache
     #[arg(long, default_value_t = 20)]
     pub queries: usize,
     /// The VictoriaMetrics binary (default: victoria-metrics on the usual path, if installed)

@@ -109,7 +109,7 @@ pub(crate) fn apply(name: &str, windows: &[Window], range_ms: i64, phi: f64) -> 
             Some(Point::Dist(merged))
         }
         ("increase" | "rate" | "delta", Kind::Counter) => over_counter(
-            name,
+            CounterFunction::of(name)?,
             same.iter().map(|w| counter(w).0),
             same[0].start_ms,
             newest.end_ms,
@@ -188,9 +188,23 @@ pub(crate) fn apply(name: &str, windows: &[Window], range_ms: i64, phi: f64) -> 
     }
 }
 
-/// Whether `name` is one [`over_counter`] computes.
-pub(crate) fn is_counter_function(name: &str) -> bool {
-    matches!(name, "rate" | "increase" | "delta")
+/// The functions [`over_counter`] computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CounterFunction {
+    Rate,
+    Increase,
+    Delta,
+}
+
+impl CounterFunction {
+    pub(crate) fn of(name: &str) -> Option<CounterFunction> {
+        match name {
+            "rate" => Some(CounterFunction::Rate),
+            "increase" => Some(CounterFunction::Increase),
+            "delta" => Some(CounterFunction::Delta),
+            _ => None,
+        }
+    }
 }
 
 /// `rate`, `increase` or `delta` over counter windows, from their
@@ -199,7 +213,7 @@ pub(crate) fn is_counter_function(name: &str) -> bool {
 /// least the range). [`apply`] and the columns a sweep reads both come
 /// here, so both give the same bits.
 pub(crate) fn over_counter(
-    name: &str,
+    function: CounterFunction,
     deltas: impl Iterator<Item = f64>,
     oldest_start_ms: i64,
     newest_end_ms: i64,
@@ -207,10 +221,10 @@ pub(crate) fn over_counter(
 ) -> Option<f64> {
     let increase: f64 = deltas.sum();
     let covered = range_ms.max(newest_end_ms.saturating_sub(oldest_start_ms)) as f64 / 1000.0;
-    match name {
-        "rate" if covered > 0.0 => Some(increase / covered),
-        "rate" => None,
-        _ => Some(increase),
+    match function {
+        CounterFunction::Rate if covered > 0.0 => Some(increase / covered),
+        CounterFunction::Rate => None,
+        CounterFunction::Increase | CounterFunction::Delta => Some(increase),
     }
 }
 

@@ -53,7 +53,7 @@ use crate::metrics::source::{CounterColumns, Window};
 use super::aggregation::group_key;
 use super::binary;
 use super::evaluator::{Evaluator, sample};
-use super::range_functions;
+use super::range_functions::{self, CounterFunction};
 use super::scan::{Reader, Scan};
 use super::selector::duration_ms;
 use super::value::{Point, drop_name};
@@ -310,10 +310,12 @@ fn range_function(
             Ok(None)
         }
     };
-    let over_counter = range_functions::is_counter_function(name);
+    let over_counter = CounterFunction::of(name);
     let row = |reader: &mut Reader<'_>, times: &[i64]| {
-        if over_counter && let Some(columns) = reader.counters() {
-            return Ok(counter_row(name, columns, times, range_ms));
+        if let Some(function) = over_counter
+            && let Some(columns) = reader.counters()
+        {
+            return Ok(counter_row(function, columns, times, range_ms));
         }
         stepped(reader.windows(), times, &apply)
     };
@@ -325,7 +327,7 @@ fn range_function(
 /// [`range_functions::apply`], summed by the same
 /// [`range_functions::over_counter`].
 fn counter_row(
-    name: &str,
+    function: CounterFunction,
     columns: &CounterColumns,
     times: &[i64],
     range_ms: i64,
@@ -339,7 +341,7 @@ fn counter_row(
             hi = advance(ends, hi.max(lo), at, |e| *e);
             if lo < hi {
                 range_functions::over_counter(
-                    name,
+                    function,
                     columns.deltas[lo..hi].iter().copied(),
                     columns.starts[lo],
                     ends[hi - 1],

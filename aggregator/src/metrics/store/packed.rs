@@ -216,11 +216,17 @@ impl Packed {
         if self.kind != SeriesKind::Counter {
             return false;
         }
-        let pairs = self.floats[lo * 2..hi * 2].chunks_exact(2);
-        for (f, i) in pairs.zip(lo..) {
-            let end = self.end(i);
-            out.push(end - window_ms, end, f[0]);
+        let from = out.ends.len();
+        match &self.ends {
+            Ends::Even { first, step, .. } => out
+                .ends
+                .extend((lo as i64..hi as i64).map(|i| first + step * i)),
+            Ends::Listed(ends) => out.ends.extend_from_slice(&ends[lo..hi]),
         }
+        out.starts
+            .extend(out.ends[from..].iter().map(|end| end - window_ms));
+        out.deltas
+            .extend(self.floats[lo * 2..hi * 2].iter().step_by(2));
         true
     }
 

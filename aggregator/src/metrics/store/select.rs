@@ -351,6 +351,7 @@ impl LazySeries for Lazy {
     fn counters(&self, i: usize, out: &mut CounterColumns) -> bool {
         out.clear();
         let pieces = &self.found.series[i].1;
+        out.reserve(pieces.iter().map(|p| p.hi - p.lo).sum());
         for piece in pieces {
             let counters = match piece.block {
                 Some(b) => self.found.blocks[b].runs[piece.run]
