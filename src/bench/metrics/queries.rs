@@ -199,6 +199,7 @@ pub(super) fn run(args: &MetricsBenchArgs) -> Result<()> {
     time("instant, random times over the span", &samples, &h);
     let (samples, h) = timed(|| Ok(engine.instant(tenant, QUERY, last)?), n)?;
     time("instant, at the newest window", &samples, &h);
+    let mut range_p50 = Vec::new();
     for step in [5 * MINUTE, MINUTE] {
         let label = format!("range over {} h, step {} s", args.hours, step / 1000);
         // A range query past the engine's timeout is a figure, not a
@@ -218,6 +219,7 @@ pub(super) fn run(args: &MetricsBenchArgs) -> Result<()> {
             Ok(runs) => runs,
         };
         time(&label, &samples, &h);
+        range_p50.push((step, millis(&h, 0.5)));
     }
     let stats = store.stats();
     println!(
@@ -227,5 +229,37 @@ pub(super) fn run(args: &MetricsBenchArgs) -> Result<()> {
         stats.cache_bytes as f64 / (1 << 20) as f64,
         rss_bytes().saturating_sub(rss) as f64 / (1 << 20) as f64,
     );
+    let floor = memory_floor(windows as usize);
+    println!(
+        "query floor: one thread reading {} windows' 16 bytes (a counter's delta and total) once: {floor:.1} ms, median of 5; the range queries' p50 are {} times it",
+        thousands(windows as u64),
+        range_p50
+            .iter()
+            .map(|(step, p50)| format!("{:.1} (step {} s)", p50 / floor, step / 1000))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
     Ok(())
+}
+
+/// What reading `windows` counter windows costs on this machine now, the
+/// baseline of the range queries: one thread summing 16 bytes per window
+/// (with eight sums, so the adds keep up with memory), median of 5 runs.
+fn memory_floor(windows: usize) -> f64 {
+    let columns: Vec<f64> = (0..windows * 2).map(|i| (i % 1000) as f64).collect();
+    let mut runs: Vec<f64> = (0..5)
+        .map(|_| {
+            let started = Instant::now();
+            let mut sums = [0.0f64; 8];
+            for chunk in columns.chunks_exact(8) {
+                for (sum, x) in sums.iter_mut().zip(chunk) {
+                    *sum += x;
+                }
+            }
+            std::hint::black_box(sums);
+            started.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    runs.sort_by(f64::total_cmp);
+    runs[runs.len() / 2]
 }

@@ -248,12 +248,15 @@ fn selector(
 /// searched.
 fn advance<T>(items: &[T], from: usize, t_ms: i64, end_of: impl Fn(&T) -> i64) -> usize {
     const WALK: usize = 8;
-    let rest = &items[from..];
-    match rest.iter().take(WALK).position(|w| end_of(w) > t_ms) {
-        Some(i) => from + i,
-        None if rest.len() <= WALK => items.len(),
-        None => from + WALK + rest[WALK..].partition_point(|w| end_of(w) <= t_ms),
+    let walk_to = items.len().min(from + WALK);
+    let mut i = from;
+    while i < walk_to {
+        if end_of(&items[i]) > t_ms {
+            return i;
+        }
+        i += 1;
     }
+    i + items[i..].partition_point(|w| end_of(w) <= t_ms)
 }
 
 /// A range function over a range selector.
