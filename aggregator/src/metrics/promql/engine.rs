@@ -82,23 +82,14 @@ impl PromQlEngine {
             Val::String(s) => Value::String(time_ms, s),
             Val::Vector(elems) => Value::Vector(self.samples(elems, time_ms)?),
             Val::Range { series, .. } => {
-                too_many("series", series.len(), self.limits.max_series)?;
-                let mut points = 0usize;
-                let mut out = Vec::with_capacity(series.len());
-                for s in series {
-                    let pts: Vec<(i64, f64)> = s
+                Value::Matrix(self.series(series.into_iter().map(|s| {
+                    let points = s
                         .windows
                         .iter()
                         .filter_map(|w| Some((w.end_ms, sample(w).float()?)))
                         .collect();
-                    points += pts.len();
-                    too_many("samples", points, self.limits.max_samples)?;
-                    out.push(Series {
-                        labels: s.labels,
-                        points: pts,
-                    });
-                }
-                Value::Matrix(out)
+                    (s.labels, points)
+                }))?)
             }
         })
     }
@@ -212,25 +203,33 @@ impl PromQlEngine {
     /// A swept range query's rows as its result, within the same limits
     /// the stepwise loop keeps.
     fn matrix(&self, rows: Vec<Row>, steps: &Steps) -> Result<Value> {
-        too_many("series", rows.len(), self.limits.max_series)?;
-        let mut points = 0usize;
-        let mut series = Vec::with_capacity(rows.len());
-        for row in rows {
-            let pts: Vec<(i64, f64)> = row
+        let mut series = self.series(rows.into_iter().map(|row| {
+            let points = row
                 .values
                 .iter()
                 .enumerate()
                 .filter_map(|(i, v)| Some((steps.at(i), (*v)?)))
                 .collect();
-            points += pts.len();
-            too_many("samples", points, self.limits.max_samples)?;
-            series.push(Series {
-                labels: row.labels,
-                points: pts,
-            });
-        }
+            (row.labels, points)
+        }))?;
         series.sort_by(|a, b| a.labels.cmp(&b.labels));
         Ok(Value::Matrix(series))
+    }
+
+    /// A matrix's `series`, failing past the series and sample limits.
+    fn series(
+        &self,
+        series: impl ExactSizeIterator<Item = (Labels, Vec<(i64, f64)>)>,
+    ) -> Result<Vec<Series>> {
+        too_many("series", series.len(), self.limits.max_series)?;
+        let mut samples = 0usize;
+        let mut out = Vec::with_capacity(series.len());
+        for (labels, points) in series {
+            samples += points.len();
+            too_many("samples", samples, self.limits.max_samples)?;
+            out.push(Series { labels, points });
+        }
+        Ok(out)
     }
 
     fn prepare(&self, query: &str) -> Result<Expr> {
