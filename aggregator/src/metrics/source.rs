@@ -102,12 +102,14 @@ pub trait LazySeries: Send + Sync {
     }
 }
 
-/// A counter series' windows, ascending, as the columns `rate`,
-/// `increase` and `delta` read: a quarter of the bytes of its
-/// [`Window`]s, so a query over many series streams through less memory.
+/// A counter series' windows, ascending and all of one length, as the
+/// columns `rate`, `increase` and `delta` read: a quarter of the bytes of
+/// its [`Window`]s, so a query over many series streams through less
+/// memory.
 #[derive(Debug, Clone, Default)]
 pub struct CounterColumns {
-    pub starts: Vec<i64>,
+    /// Every window's length: a window starts `window_ms` before its end.
+    pub window_ms: i64,
     pub ends: Vec<i64>,
     pub deltas: Vec<f64>,
 }
@@ -121,34 +123,31 @@ impl CounterColumns {
         self.ends.is_empty()
     }
 
-    pub fn clear(&mut self) {
-        self.starts.clear();
+    /// Empties the columns for windows of `window_ms`.
+    pub fn clear(&mut self, window_ms: i64) {
+        self.window_ms = window_ms;
         self.ends.clear();
         self.deltas.clear();
     }
 
     /// Room for `n` more windows.
     pub fn reserve(&mut self, n: usize) {
-        self.starts.reserve(n);
         self.ends.reserve(n);
         self.deltas.reserve(n);
     }
 
-    pub fn push(&mut self, start_ms: i64, end_ms: i64, delta: f64) {
-        self.starts.push(start_ms);
-        self.ends.push(end_ms);
-        self.deltas.push(delta);
-    }
-
     /// The columns of `windows` (cleared first); `false`, and empty, when
-    /// one of them is not a counter's.
+    /// one of them is not a counter's or not as long as the first.
     pub fn fill(&mut self, windows: &[Window]) -> bool {
-        self.clear();
+        self.clear(windows.first().map_or(0, |w| w.end_ms - w.start_ms));
         for w in windows {
             match w.value {
-                WindowValue::Counter { delta, .. } => self.push(w.start_ms, w.end_ms, delta),
+                WindowValue::Counter { delta, .. } if w.end_ms - w.start_ms == self.window_ms => {
+                    self.ends.push(w.end_ms);
+                    self.deltas.push(delta);
+                }
                 _ => {
-                    self.clear();
+                    self.clear(0);
                     return false;
                 }
             }

@@ -346,7 +346,7 @@ fn counter_row(
                 range_functions::over_counter(
                     function,
                     columns.deltas[lo..hi].iter().copied(),
-                    columns.starts[lo],
+                    ends[lo] - columns.window_ms,
                     ends[hi - 1],
                     range_ms,
                 )

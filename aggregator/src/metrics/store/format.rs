@@ -247,10 +247,12 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded, String> {
         let kind = SeriesKind::from_code(stored.kind)
             .ok_or_else(|| format!("series kind {} is unknown", stored.kind))?;
         let windows = columns.windows(kind, stored.windows)?;
+        let labels = Labels::new(stored.labels);
         runs.push(PackedRun {
+            digest: labels.digest(),
             key: Arc::new(SeriesKey {
                 tenant: stored.tenant,
-                labels: Labels::new(stored.labels),
+                labels,
                 kind,
             }),
             windows,

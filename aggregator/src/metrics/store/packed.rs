@@ -20,6 +20,9 @@ use crate::metrics::window::{SeriesKey, SeriesKind};
 #[derive(Debug, Clone)]
 pub(crate) struct PackedRun {
     pub key: Arc<SeriesKey>,
+    /// [`Labels::digest`](crate::labels::Labels::digest) of the key's
+    /// labels, worked out once when the file is decoded.
+    pub digest: u128,
     pub windows: Packed,
 }
 
@@ -204,27 +207,18 @@ impl Packed {
         }
     }
 
-    /// Appends windows `lo..hi` to `out` as windows of `window_ms`, when
-    /// the series is a counter; `false` otherwise.
-    pub fn extend_counters(
-        &self,
-        lo: usize,
-        hi: usize,
-        window_ms: i64,
-        out: &mut CounterColumns,
-    ) -> bool {
+    /// Appends windows `lo..hi` to `out` (whose windows are the file's
+    /// length), when the series is a counter; `false` otherwise.
+    pub fn extend_counters(&self, lo: usize, hi: usize, out: &mut CounterColumns) -> bool {
         if self.kind != SeriesKind::Counter {
             return false;
         }
-        let from = out.ends.len();
         match &self.ends {
             Ends::Even { first, step, .. } => out
                 .ends
                 .extend((lo as i64..hi as i64).map(|i| first + step * i)),
             Ends::Listed(ends) => out.ends.extend_from_slice(&ends[lo..hi]),
         }
-        out.starts
-            .extend(out.ends[from..].iter().map(|end| end - window_ms));
         out.deltas
             .extend(self.floats[lo * 2..hi * 2].iter().step_by(2));
         true
@@ -377,7 +371,8 @@ mod tests {
         let mut want = CounterColumns::default();
         assert!(want.fill(&windows));
         let mut got = CounterColumns::default();
-        assert!(p.extend_counters(1, 5, 60, &mut got));
+        got.clear(60);
+        assert!(p.extend_counters(1, 5, &mut got));
         assert_eq!(format!("{got:?}"), format!("{want:?}"));
         let mut gauge = Packed::with_capacity(SeriesKind::Gauge, 1);
         gauge.push(
@@ -390,7 +385,7 @@ mod tests {
                 last: 1.0,
             },
         );
-        assert!(!gauge.extend_counters(0, 1, 60, &mut got));
+        assert!(!gauge.extend_counters(0, 1, &mut got));
     }
 
     #[test]

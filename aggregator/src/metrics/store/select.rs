@@ -135,9 +135,18 @@ impl WindowStore {
                 .map(|(_, b)| b.path.clone())
                 .collect()
         };
-        // By hash while collecting (a series is met once per block), then
-        // sorted once.
-        let mut series: HashMap<Labels, Vec<Piece>, FxBuildHasher> = HashMap::default();
+        // A series is met once per block: by its labels' digest (worked
+        // out when the block was decoded), without reading its strings;
+        // sorted by labels once at the end.
+        let mut index: HashMap<u128, usize, FxBuildHasher> = HashMap::default();
+        let mut series: Vec<(Labels, Vec<Piece>)> = Vec::new();
+        let mut add = |digest: u128, labels: &Labels, piece: Piece| match index.get(&digest) {
+            Some(&i) => series[i].1.push(piece),
+            None => {
+                index.insert(digest, series.len());
+                series.push((labels.clone(), vec![piece]));
+            }
+        };
         let mut blocks = Vec::with_capacity(paths.len());
         for path in paths {
             if let Some(deadline) = deadline {
@@ -156,12 +165,7 @@ impl WindowStore {
                         lo,
                         hi,
                     };
-                    match series.get_mut(&run.key.labels) {
-                        Some(pieces) => pieces.push(piece),
-                        None => {
-                            series.insert(run.key.labels.clone(), vec![piece]);
-                        }
-                    }
+                    add(run.digest, &run.key.labels, piece);
                 }
             }
             blocks.push(block);
@@ -173,12 +177,8 @@ impl WindowStore {
                 lo: 0,
                 hi: run.windows.len(),
             };
-            series
-                .entry(run.key.labels.clone())
-                .or_default()
-                .push(piece);
+            add(run.key.labels.digest(), &run.key.labels, piece);
         }
-        let mut series: Vec<(Labels, Vec<Piece>)> = series.into_iter().collect();
         series.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         Ok(Found {
             blocks,
@@ -280,7 +280,13 @@ fn matching(block: &Decoded, tenant: &str, matchers: &[Matcher]) -> Vec<usize> {
         let key: &SeriesKey = &block.runs[index].key;
         key.tenant == tenant && key.labels.matches(matchers)
     };
+    // The postings are the tenant's: when every matcher is an equality
+    // they answered, the candidates are exactly the matching series.
+    let decided = matchers
+        .iter()
+        .all(|m| m.op == MatchOp::Equal && !m.matches_empty());
     match candidates {
+        Some(ids) if decided => ids.into_iter().map(|id| id as usize).collect(),
         Some(ids) => ids
             .into_iter()
             .map(|id| id as usize)
@@ -349,19 +355,20 @@ impl LazySeries for Lazy {
     }
 
     fn counters(&self, i: usize, out: &mut CounterColumns) -> bool {
-        out.clear();
+        out.clear(self.window_ms);
         let pieces = &self.found.series[i].1;
         out.reserve(pieces.iter().map(|p| p.hi - p.lo).sum());
         for piece in pieces {
             let counters = match piece.block {
                 Some(b) => self.found.blocks[b].runs[piece.run]
                     .windows
-                    .extend_counters(piece.lo, piece.hi, self.window_ms, out),
+                    .extend_counters(piece.lo, piece.hi, out),
                 None => {
                     let run = &self.found.heads[piece.run].windows[piece.lo..piece.hi];
                     run.iter().all(|(end_ms, value)| match value {
                         WindowValue::Counter { delta, .. } => {
-                            out.push(end_ms - self.window_ms, *end_ms, *delta);
+                            out.ends.push(*end_ms);
+                            out.deltas.push(*delta);
                             true
                         }
                         _ => false,
@@ -369,7 +376,7 @@ impl LazySeries for Lazy {
                 }
             };
             if !counters {
-                out.clear();
+                out.clear(self.window_ms);
                 return false;
             }
         }
