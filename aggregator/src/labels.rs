@@ -227,6 +227,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn digests_tell_apart_sets_whose_strings_run_together() {
+        let set = |pairs: &[(&str, &str)]| {
+            Labels::new(
+                pairs
+                    .iter()
+                    .map(|(n, v)| ((*n).to_owned(), (*v).to_owned())),
+            )
+        };
+        let a = set(&[("a", "bc")]);
+        assert_eq!(a.digest(), set(&[("a", "bc")]).digest());
+        for other in [
+            set(&[("ab", "c")]),
+            set(&[("a", "b"), ("c", "")]),
+            set(&[("a", "b"), ("b", "c")]),
+            set(&[]),
+        ] {
+            assert_ne!(a.digest(), other.digest(), "{a} and {other}");
+        }
+    }
+
+    #[test]
     fn metric_names_keep_colons_and_label_names_do_not() {
         assert_eq!(
             metric_name("job:http.requests:rate5m"),
