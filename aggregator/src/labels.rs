@@ -70,14 +70,14 @@ impl Labels {
     /// collision of xxh3-128 (the identity the metric workers already
     /// give resources and attributes).
     pub fn digest(&self) -> u128 {
-        let mut bytes = Vec::with_capacity(self.0.iter().map(|(n, v)| n.len() + v.len() + 2).sum());
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
         for (name, value) in self.0.iter() {
-            bytes.extend_from_slice(name.as_bytes());
-            bytes.push(0xff);
-            bytes.extend_from_slice(value.as_bytes());
-            bytes.push(0xfe);
+            hasher.update(name.as_bytes());
+            hasher.update(&[0xff]);
+            hasher.update(value.as_bytes());
+            hasher.update(&[0xfe]);
         }
-        xxhash_rust::xxh3::xxh3_128(&bytes)
+        hasher.digest128()
     }
 
     /// Whether every matcher accepts this set (a missing label is "").
