@@ -58,3 +58,14 @@ impl Deadline {
         }
     }
 }
+
+/// Threads one query may compute on: the machine's cores, at most 4, so
+/// a few concurrent queries do not multiply past the machine.
+pub(crate) fn threads() -> usize {
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(4)
+    })
+}

@@ -14,13 +14,13 @@
 use std::cell::Cell;
 use std::collections::HashSet;
 use std::ops::ControlFlow;
-use std::sync::OnceLock;
 
 use promql_parser::parser::VectorSelector;
 
 use crate::error::Result;
 use crate::labels::Labels;
 use crate::metrics::source::{CounterColumns, LazySeries, Window};
+use crate::query::threads;
 
 use super::selector::{FetchPlan, Needs, too_many};
 
@@ -32,16 +32,6 @@ const BATCH: usize = 512;
 
 /// Fewer series than this per thread are not worth a thread.
 const MIN_PER_THREAD: usize = 64;
-
-/// Threads a scan computes rows on: the machine's cores, at most 4.
-fn threads() -> usize {
-    static THREADS: OnceLock<usize> = OnceLock::new();
-    *THREADS.get_or_init(|| {
-        std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(4)
-    })
-}
 
 /// The selectors of a query, read series by series within the limits a
 /// fetch keeps.

@@ -147,12 +147,15 @@ impl WindowStore {
                 series.push((labels.clone(), vec![piece]));
             }
         };
+        if let Some(deadline) = deadline {
+            deadline.check()?;
+        }
         let mut blocks = Vec::with_capacity(paths.len());
-        for path in paths {
+        for block in self.blocks(&paths, deadline) {
             if let Some(deadline) = deadline {
                 deadline.check()?;
             }
-            let Some(block) = self.block(&path) else {
+            let Some(block) = block else {
                 continue;
             };
             for index in matching(&block, tenant, matchers) {
@@ -184,6 +187,40 @@ impl WindowStore {
             blocks,
             heads,
             series,
+        })
+    }
+
+    /// The decoded blocks at `paths`, in order, as [`block`](Self::block)
+    /// reads them: those not cached are decoded on several threads, so a
+    /// query's first read of a day costs a fraction of decoding it on one.
+    /// Past `deadline` the rest are skipped (the caller then fails).
+    fn blocks(&self, paths: &[PathBuf], deadline: Option<Deadline>) -> Vec<Option<Arc<Decoded>>> {
+        let read = |part: &[PathBuf]| -> Vec<Option<Arc<Decoded>>> {
+            part.iter()
+                .map(|path| match deadline.map(|d| d.check()) {
+                    Some(Err(_)) => None,
+                    _ => self.block(path),
+                })
+                .collect()
+        };
+        let threads = crate::query::threads().min(paths.len()).max(1);
+        if threads == 1 {
+            return read(paths);
+        }
+        let read = &read;
+        std::thread::scope(|scope| {
+            let mut parts = paths.chunks(paths.len().div_ceil(threads));
+            let first = parts.next().unwrap_or_default();
+            let others: Vec<_> = parts.map(|part| scope.spawn(move || read(part))).collect();
+            let mut out = read(first);
+            for other in others {
+                out.extend(
+                    other
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                );
+            }
+            out
         })
     }
 
