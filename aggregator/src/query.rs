@@ -69,3 +69,29 @@ pub(crate) fn threads() -> usize {
             .min(4)
     })
 }
+
+/// `part` over `items` split into `threads` contiguous parts, each on its
+/// own thread (the first on the caller's), concatenated in item order.
+pub(crate) fn in_parts<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    part: &(dyn Fn(&[T]) -> Vec<R> + Sync),
+) -> Vec<R> {
+    if threads <= 1 || items.len() <= 1 {
+        return part(items);
+    }
+    std::thread::scope(|scope| {
+        let mut parts = items.chunks(items.len().div_ceil(threads));
+        let first = parts.next().unwrap_or_default();
+        let others: Vec<_> = parts.map(|p| scope.spawn(move || part(p))).collect();
+        let mut out = part(first);
+        for other in others {
+            out.extend(
+                other
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            );
+        }
+        out
+    })
+}

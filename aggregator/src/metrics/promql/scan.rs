@@ -20,7 +20,7 @@ use promql_parser::parser::VectorSelector;
 use crate::error::Result;
 use crate::labels::Labels;
 use crate::metrics::source::{CounterColumns, LazySeries, Window};
-use crate::query::threads;
+use crate::query::{in_parts, threads};
 
 use super::selector::{FetchPlan, Needs, too_many};
 
@@ -151,23 +151,5 @@ fn rows<R: Send>(
             })
             .collect()
     };
-    let threads = threads().min(batch.len() / MIN_PER_THREAD).max(1);
-    if threads == 1 {
-        return part(batch);
-    }
-    let part = &part;
-    std::thread::scope(|scope| {
-        let mut parts = batch.chunks(batch.len().div_ceil(threads));
-        let first = parts.next().unwrap_or_default();
-        let others: Vec<_> = parts.map(|p| scope.spawn(move || part(p))).collect();
-        let mut out = part(first);
-        for other in others {
-            out.extend(
-                other
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            );
-        }
-        out
-    })
+    in_parts(batch, threads().min(batch.len() / MIN_PER_THREAD), &part)
 }

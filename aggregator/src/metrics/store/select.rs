@@ -203,25 +203,7 @@ impl WindowStore {
                 })
                 .collect()
         };
-        let threads = crate::query::threads().min(paths.len()).max(1);
-        if threads == 1 {
-            return read(paths);
-        }
-        let read = &read;
-        std::thread::scope(|scope| {
-            let mut parts = paths.chunks(paths.len().div_ceil(threads));
-            let first = parts.next().unwrap_or_default();
-            let others: Vec<_> = parts.map(|part| scope.spawn(move || read(part))).collect();
-            let mut out = read(first);
-            for other in others {
-                out.extend(
-                    other
-                        .join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                );
-            }
-            out
-        })
+        crate::query::in_parts(paths, crate::query::threads(), &read)
     }
 
     /// A decoded block, from the cache or the file; `None` (reported) when
