@@ -3,6 +3,8 @@
 //!
 //! - [`source`]: the [`SeriesSource`](source::SeriesSource) boundary and
 //!   the Prometheus view of OTLP metrics.
+//! - [`counters`]: a counter series' ends and deltas, the columns
+//!   `rate`, `increase` and `delta` read.
 //! - [`distribution`]: the mergeable HdrHistogram of a histogram window.
 //! - [`window`]: open and closed windows and how they merge.
 //! - [`worker`]: the per-partition workers rolling OTLP points into windows.
@@ -13,6 +15,7 @@
 //! - [`promql`]: the PromQL engine.
 
 pub mod cardinality;
+pub mod counters;
 pub mod distribution;
 pub mod memory;
 pub mod promql;

@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use crate::error::Result;
 use crate::labels::{Labels, Matcher};
+pub use crate::metrics::counters::CounterColumns;
 use crate::metrics::distribution::Distribution;
 use crate::query::Deadline;
 
@@ -99,60 +100,6 @@ pub trait LazySeries: Send + Sync {
         let mut windows = Vec::new();
         self.windows(i, &mut windows);
         out.fill(&windows)
-    }
-}
-
-/// A counter series' windows, ascending and all of one length, as the
-/// columns `rate`, `increase` and `delta` read: a quarter of the bytes of
-/// its [`Window`]s, so a query over many series streams through less
-/// memory.
-#[derive(Debug, Clone, Default)]
-pub struct CounterColumns {
-    /// Every window's length: a window starts `window_ms` before its end.
-    pub window_ms: i64,
-    pub ends: Vec<i64>,
-    pub deltas: Vec<f64>,
-}
-
-impl CounterColumns {
-    pub fn len(&self) -> usize {
-        self.ends.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
-    }
-
-    /// Empties the columns for windows of `window_ms`.
-    pub fn clear(&mut self, window_ms: i64) {
-        self.window_ms = window_ms;
-        self.ends.clear();
-        self.deltas.clear();
-    }
-
-    /// Room for `n` more windows.
-    pub fn reserve(&mut self, n: usize) {
-        self.ends.reserve(n);
-        self.deltas.reserve(n);
-    }
-
-    /// The columns of `windows` (cleared first); `false`, and empty, when
-    /// one of them is not a counter's or not as long as the first.
-    pub fn fill(&mut self, windows: &[Window]) -> bool {
-        self.clear(windows.first().map_or(0, |w| w.end_ms - w.start_ms));
-        for w in windows {
-            match w.value {
-                WindowValue::Counter { delta, .. } if w.end_ms - w.start_ms == self.window_ms => {
-                    self.ends.push(w.end_ms);
-                    self.deltas.push(delta);
-                }
-                _ => {
-                    self.clear(0);
-                    return false;
-                }
-            }
-        }
-        true
     }
 }
 

@@ -335,19 +335,19 @@ fn counter_row(
     times: &[i64],
     range_ms: i64,
 ) -> Vec<Option<f64>> {
-    let ends = &columns.ends;
+    let deltas = columns.deltas();
     let (mut lo, mut hi) = (0, 0);
     times
         .iter()
         .map(|&at| {
-            lo = advance(ends, lo, at.saturating_sub(range_ms), |e| *e);
-            hi = advance(ends, hi.max(lo), at, |e| *e);
+            lo = columns.first_after(lo, at.saturating_sub(range_ms));
+            hi = columns.first_after(hi.max(lo), at);
             if lo < hi {
                 range_functions::over_counter(
                     function,
-                    columns.deltas[lo..hi].iter().copied(),
-                    ends[lo] - columns.window_ms,
-                    ends[hi - 1],
+                    deltas[lo..hi].iter().copied(),
+                    columns.end(lo) - columns.window_ms(),
+                    columns.end(hi - 1),
                     range_ms,
                 )
             } else {

@@ -55,9 +55,13 @@ pub(crate) struct Packed {
     ends: Ends,
     /// Gauge and histogram windows: the point or observation count.
     counts: Vec<u64>,
-    /// [`floats_per_window`] per window: a gauge's sum, min, max and last,
-    /// a counter's delta and total, a histogram's sum.
+    /// [`floats_per_window`] columns of `stride` each, one per field: a
+    /// gauge's sums, mins, maxes and lasts, a counter's deltas and totals,
+    /// a histogram's sums. Window `i`'s field `f` is `floats[f * stride +
+    /// i]`, so a query reading only deltas reads them contiguously.
     floats: Vec<f64>,
+    /// The most windows the columns hold: the count the file gives.
+    stride: usize,
     dists: Vec<Arc<Distribution>>,
 }
 
@@ -71,7 +75,8 @@ fn floats_per_window(kind: SeriesKind) -> usize {
 }
 
 impl Packed {
-    /// Room for `n` windows of `kind`.
+    /// Room for exactly `n` windows of `kind`: [`push`](Self::push) no
+    /// more than that.
     pub fn with_capacity(kind: SeriesKind, n: usize) -> Packed {
         let counted = kind != SeriesKind::Counter;
         Packed {
@@ -82,7 +87,8 @@ impl Packed {
                 len: 0,
             },
             counts: Vec::with_capacity(if counted { n } else { 0 }),
-            floats: Vec::with_capacity(n * floats_per_window(kind)),
+            floats: vec![0.0; n * floats_per_window(kind)],
+            stride: n,
             dists: Vec::with_capacity(if kind == SeriesKind::Histogram { n } else { 0 }),
         }
     }
@@ -103,9 +109,15 @@ impl Packed {
     }
 
     /// Appends a window ending after the last one. `value` must be of the
-    /// series' kind: the decoder reads values by kind.
+    /// series' kind: the decoder reads values by kind. Panics past the
+    /// capacity: the decoder pushes exactly the count it was made with.
     pub fn push(&mut self, end: i64, value: WindowValue) {
         let n = self.len();
+        assert!(
+            n < self.stride,
+            "a packed run holds {} windows",
+            self.stride
+        );
         match &mut self.ends {
             Ends::Even { first, step, len } if n == 0 => {
                 *first = end;
@@ -124,6 +136,8 @@ impl Packed {
             }
             Ends::Listed(ends) => ends.push(end),
         }
+        let stride = self.stride;
+        let mut set = |field: usize, v: f64| self.floats[field * stride + n] = v;
         match value {
             WindowValue::Gauge {
                 count,
@@ -133,12 +147,15 @@ impl Packed {
                 last,
             } => {
                 debug_assert_eq!(self.kind, SeriesKind::Gauge);
+                for (field, v) in [sum, min, max, last].into_iter().enumerate() {
+                    set(field, v);
+                }
                 self.counts.push(count);
-                self.floats.extend_from_slice(&[sum, min, max, last]);
             }
             WindowValue::Counter { delta, total } => {
                 debug_assert_eq!(self.kind, SeriesKind::Counter);
-                self.floats.extend_from_slice(&[delta, total]);
+                set(0, delta);
+                set(1, total);
             }
             WindowValue::Histogram {
                 count,
@@ -146,8 +163,8 @@ impl Packed {
                 distribution,
             } => {
                 debug_assert_eq!(self.kind, SeriesKind::Histogram);
+                set(0, sum);
                 self.counts.push(count);
-                self.floats.push(sum);
                 self.dists.push(distribution);
             }
         }
@@ -155,22 +172,22 @@ impl Packed {
 
     /// Window `i`'s value.
     pub fn value(&self, i: usize) -> WindowValue {
-        let f = &self.floats[i * floats_per_window(self.kind)..];
+        let f = |field: usize| self.floats[field * self.stride + i];
         match self.kind {
             SeriesKind::Gauge => WindowValue::Gauge {
                 count: self.counts[i],
-                sum: f[0],
-                min: f[1],
-                max: f[2],
-                last: f[3],
+                sum: f(0),
+                min: f(1),
+                max: f(2),
+                last: f(3),
             },
             SeriesKind::Counter => WindowValue::Counter {
-                delta: f[0],
-                total: f[1],
+                delta: f(0),
+                total: f(1),
             },
             SeriesKind::Histogram => WindowValue::Histogram {
                 count: self.counts[i],
-                sum: f[0],
+                sum: f(0),
                 distribution: Arc::clone(&self.dists[i]),
             },
         }
@@ -197,11 +214,13 @@ impl Packed {
         };
         match (self.kind, &self.ends) {
             (SeriesKind::Counter, Ends::Even { first, step, .. }) => {
-                let pairs = self.floats[lo * 2..hi * 2].chunks_exact(2);
-                out.extend(pairs.zip(lo as i64..).map(|(f, i)| {
-                    let (delta, total) = (f[0], f[1]);
-                    window(first + step * i, WindowValue::Counter { delta, total })
-                }));
+                let deltas = &self.floats[lo..hi];
+                let totals = &self.floats[self.stride + lo..self.stride + hi];
+                out.extend(deltas.iter().zip(totals).zip(lo as i64..).map(
+                    |((&delta, &total), i)| {
+                        window(first + step * i, WindowValue::Counter { delta, total })
+                    },
+                ));
             }
             _ => out.extend(self.windows(lo, hi).map(|(end, value)| window(end, value))),
         }
@@ -213,14 +232,17 @@ impl Packed {
         if self.kind != SeriesKind::Counter {
             return false;
         }
+        let deltas = &self.floats[lo..hi];
         match &self.ends {
-            Ends::Even { first, step, .. } => out
-                .ends
-                .extend((lo as i64..hi as i64).map(|i| first + step * i)),
-            Ends::Listed(ends) => out.ends.extend_from_slice(&ends[lo..hi]),
+            Ends::Even { first, step, .. } => {
+                out.extend_even(first + step * lo as i64, *step, deltas)
+            }
+            Ends::Listed(ends) => {
+                for (&end, &delta) in ends[lo..hi].iter().zip(deltas) {
+                    out.push(end, delta);
+                }
+            }
         }
-        out.deltas
-            .extend(self.floats[lo * 2..hi * 2].iter().step_by(2));
         true
     }
 

@@ -386,8 +386,7 @@ impl LazySeries for Lazy {
                     let run = &self.found.heads[piece.run].windows[piece.lo..piece.hi];
                     run.iter().all(|(end_ms, value)| match value {
                         WindowValue::Counter { delta, .. } => {
-                            out.ends.push(*end_ms);
-                            out.deltas.push(*delta);
+                            out.push(*end_ms, *delta);
                             true
                         }
                         _ => false,
@@ -399,7 +398,7 @@ impl LazySeries for Lazy {
                 return false;
             }
         }
-        if !out.ends.is_sorted_by(|a, b| a < b) {
+        if !out.is_ascending() {
             // A window in a block and still in the head: read as windows.
             let mut windows = Vec::new();
             self.windows(i, &mut windows);
