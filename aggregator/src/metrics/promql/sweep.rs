@@ -154,6 +154,20 @@ fn emit_some(
     Ok(())
 }
 
+/// The label sets of the rows a sweep has emitted, by digest: two rows
+/// with one set fail over to stepwise evaluation, which reports the
+/// clash. A digest collision (of xxh3-128) would only send a query the
+/// slower way.
+#[derive(Default)]
+struct Seen(HashSet<u128, FxBuildHasher>);
+
+impl Seen {
+    /// Whether no row before had `labels`.
+    fn first(&mut self, labels: &Labels) -> bool {
+        self.0.insert(labels.digest())
+    }
+}
+
 /// A series' windows in reach of a step: `lo..hi`. Evaluation times only
 /// grow, so both only move forward.
 #[derive(Debug, Default)]
@@ -199,11 +213,11 @@ fn each_series(
     let times: Vec<i64> = (0..steps.count)
         .map(|k| ev.selector_time(vs, steps.at(k)))
         .collect();
-    let mut seen: HashSet<Labels, FxBuildHasher> = HashSet::default();
+    let mut seen = Seen::default();
     let mut take = |labels: &Labels, values: std::result::Result<_, Stop>| -> Swept {
         let values = values?;
         let labels = row_labels(labels);
-        if !seen.insert(labels.clone()) {
+        if !seen.first(&labels) {
             return Err(Stop::Stepwise);
         }
         emit_some(labels, values, emit)
@@ -390,14 +404,14 @@ fn with_number(
     };
     let return_bool = b.modifier.as_ref().is_some_and(|m| m.return_bool);
     let comparison = binary::is_comparison(&op);
-    let mut seen: HashSet<Labels, FxBuildHasher> = HashSet::default();
+    let mut seen = Seen::default();
     rows_of(ev, scan, vector, steps, &mut |row| {
         let labels = if comparison && !return_bool {
             row.labels
         } else {
             drop_name(&row.labels)
         };
-        if !seen.insert(labels.clone()) {
+        if !seen.first(&labels) {
             return Err(Stop::Stepwise);
         }
         let mut values = row.values;
@@ -465,11 +479,7 @@ fn aggregate(
                 groups.len() - 1
             }
         };
-        for (acc, value) in groups[g].1.iter_mut().zip(&row.values) {
-            if let Some(x) = *value {
-                fold(how, acc, x);
-            }
-        }
+        fold_row(how, &mut groups[g].1, &row.values);
         Ok(())
     })?;
     for (labels, accs) in groups {
@@ -489,18 +499,23 @@ fn aggregate(
     Ok(())
 }
 
-/// Adds `x` to a group's step as the stepwise reduction does: a sum from
-/// the first element on, min and max skipping NaN unless all are NaN.
-fn fold(how: Fold, acc: &mut Acc, x: f64) {
-    if acc.n == 0 {
-        acc.v = x;
-    } else {
-        match how {
-            Fold::Add => acc.v += x,
-            Fold::Min if acc.v.is_nan() || x < acc.v => acc.v = x,
-            Fold::Max if acc.v.is_nan() || x > acc.v => acc.v = x,
-            _ => {}
+/// Adds a row's values to its group's steps as the stepwise reduction
+/// does: a sum from the first element on, min and max skipping NaN unless
+/// all are NaN. One loop per fold, so the per-step work is a compare and
+/// an add.
+fn fold_row(how: Fold, accs: &mut [Acc], values: &[Option<f64>]) {
+    fn each(accs: &mut [Acc], values: &[Option<f64>], keep: impl Fn(f64, f64) -> f64) {
+        for (acc, value) in accs.iter_mut().zip(values) {
+            if let Some(x) = *value {
+                acc.v = if acc.n == 0 { x } else { keep(acc.v, x) };
+                acc.n += 1;
+            }
         }
     }
-    acc.n += 1;
+    match how {
+        Fold::Add => each(accs, values, |v, x| v + x),
+        Fold::Min => each(accs, values, |v, x| if v.is_nan() || x < v { x } else { v }),
+        Fold::Max => each(accs, values, |v, x| if v.is_nan() || x > v { x } else { v }),
+        Fold::Count => each(accs, values, |v, _| v),
+    }
 }
