@@ -69,15 +69,20 @@ impl Labels {
     /// no UTF-8 string holds, so two sets share a digest only by a
     /// collision of xxh3-128 (the identity the metric workers already
     /// give resources and attributes).
+    ///
+    /// The pairs are laid out in one buffer and hashed at once: xxh3's
+    /// one-shot hash of a few hundred bytes costs a fraction of feeding
+    /// its streaming state forty small pieces.
     pub fn digest(&self) -> u128 {
-        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        let len = self.0.iter().map(|(n, v)| n.len() + v.len() + 2).sum();
+        let mut bytes = Vec::with_capacity(len);
         for (name, value) in self.0.iter() {
-            hasher.update(name.as_bytes());
-            hasher.update(&[0xff]);
-            hasher.update(value.as_bytes());
-            hasher.update(&[0xfe]);
+            bytes.extend_from_slice(name.as_bytes());
+            bytes.push(0xff);
+            bytes.extend_from_slice(value.as_bytes());
+            bytes.push(0xfe);
         }
-        hasher.digest128()
+        xxhash_rust::xxh3::xxh3_128(&bytes)
     }
 
     /// Whether every matcher accepts this set (a missing label is "").

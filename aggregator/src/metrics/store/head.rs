@@ -24,7 +24,26 @@ use crate::metrics::worker::Mark;
 #[derive(Debug)]
 pub(crate) struct Entry {
     pub key: Arc<SeriesKey>,
-    pub windows: Vec<(i64, WindowValue)>,
+    /// Shared with the queries reading them, so a query holds the head's
+    /// windows without copying them; the head changes them in place when
+    /// no query holds them, else copies first ([`Arc::make_mut`]).
+    pub windows: Arc<Vec<(i64, WindowValue)>>,
+}
+
+/// A head series' windows `lo..hi`, as a query holds them: shared with
+/// the head, not copied.
+#[derive(Debug, Clone)]
+pub(crate) struct SharedRun {
+    pub key: Arc<SeriesKey>,
+    pub windows: Arc<Vec<(i64, WindowValue)>>,
+    pub lo: usize,
+    pub hi: usize,
+}
+
+impl SharedRun {
+    pub fn windows(&self) -> &[(i64, WindowValue)] {
+        &self.windows[self.lo..self.hi]
+    }
 }
 
 /// Windows by series, keyed by the address of the series' `Arc`: a
@@ -37,13 +56,13 @@ pub(crate) type Windows = HashMap<usize, Entry, FxBuildHasher>;
 
 /// The windows of `key` in `map`, created empty on first use.
 pub(crate) fn windows_of(map: &mut Windows, key: Arc<SeriesKey>) -> &mut Vec<(i64, WindowValue)> {
-    &mut map
+    let entry = map
         .entry(Arc::as_ptr(&key) as usize)
         .or_insert_with(|| Entry {
             key,
-            windows: Vec::new(),
-        })
-        .windows
+            windows: Arc::default(),
+        });
+    Arc::make_mut(&mut entry.windows)
 }
 
 /// Sorts runs by key and merges runs of the same series.
@@ -91,8 +110,15 @@ impl Default for PartitionHead {
 }
 
 impl PartitionHead {
-    /// Adds windows a chunk held, skipping any a block already holds.
-    pub fn load(&mut self, runs: Vec<Run>) {
+    /// Adds windows chunks held, skipping any a block already holds. Each
+    /// chunk decodes its own copy of a series' key: keys are matched by
+    /// value, so a series loaded from many chunks is one entry.
+    pub fn load(&mut self, runs: impl IntoIterator<Item = Run>) {
+        let mut keys: HashMap<Arc<SeriesKey>, Arc<SeriesKey>> = self
+            .persisted
+            .values()
+            .map(|e| (Arc::clone(&e.key), Arc::clone(&e.key)))
+            .collect();
         for run in runs {
             let windows: Vec<_> = run
                 .windows
@@ -101,12 +127,14 @@ impl PartitionHead {
                 .collect();
             if let Some((end, _)) = windows.last() {
                 self.persisted_through_ms = self.persisted_through_ms.max(*end);
-                windows_of(&mut self.persisted, run.key).extend(windows);
+                let key = Arc::clone(keys.entry(Arc::clone(&run.key)).or_insert(run.key));
+                windows_of(&mut self.persisted, key).extend(windows);
             }
         }
         for entry in self.persisted.values_mut() {
-            entry.windows.sort_by_key(|(end, _)| *end);
-            entry.windows.dedup_by_key(|(end, _)| *end);
+            let windows = Arc::make_mut(&mut entry.windows);
+            windows.sort_by_key(|(end, _)| *end);
+            windows.dedup_by_key(|(end, _)| *end);
         }
     }
 
@@ -148,20 +176,14 @@ impl PartitionHead {
 
     /// Drops persisted windows ending at or before `end_ms` (now in a block).
     pub fn drop_through(&mut self, end_ms: i64) {
-        self.persisted.retain(|_, entry| {
-            entry.windows.retain(|(end, _)| *end > end_ms);
-            !entry.windows.is_empty()
-        });
+        self.persisted.retain(|_, entry| keep_after(entry, end_ms));
         self.blocks_through_ms = self.blocks_through_ms.max(end_ms);
     }
 
     /// Drops every window ending at or before `end_ms` (retention).
     pub fn expire(&mut self, end_ms: i64) {
         for map in [&mut self.pending, &mut self.persisted] {
-            map.retain(|_, entry| {
-                entry.windows.retain(|(end, _)| *end > end_ms);
-                !entry.windows.is_empty()
-            });
+            map.retain(|_, entry| keep_after(entry, end_ms));
         }
     }
 
@@ -172,7 +194,7 @@ impl PartitionHead {
             .values()
             .map(|entry| Run {
                 key: Arc::clone(&entry.key),
-                windows: entry.windows.clone(),
+                windows: entry.windows.to_vec(),
             })
             .collect();
         merged(runs)
@@ -184,7 +206,7 @@ impl PartitionHead {
             if let Some((end, _)) = entry.windows.last() {
                 self.persisted_through_ms = self.persisted_through_ms.max(*end);
             }
-            windows_of(&mut self.persisted, entry.key).extend(entry.windows);
+            windows_of(&mut self.persisted, entry.key).extend(Arc::unwrap_or_clone(entry.windows));
         }
     }
 
@@ -196,18 +218,20 @@ impl PartitionHead {
         matchers: &[Matcher],
         start_ms: i64,
         end_ms: i64,
-        out: &mut Vec<Run>,
+        out: &mut Vec<SharedRun>,
     ) {
         for map in [&self.persisted, &self.pending] {
             for Entry { key, windows } in map.values() {
                 if key.tenant != tenant || !key.labels.matches(matchers) {
                     continue;
                 }
-                let inside = within(windows, start_ms, end_ms);
-                if !inside.is_empty() {
-                    out.push(Run {
+                let (lo, hi) = within_bounds(windows, start_ms, end_ms);
+                if lo < hi {
+                    out.push(SharedRun {
                         key: Arc::clone(key),
-                        windows: inside.to_vec(),
+                        windows: Arc::clone(windows),
+                        lo,
+                        hi,
                     });
                 }
             }
@@ -224,17 +248,16 @@ impl PartitionHead {
     }
 }
 
-/// The windows (ascending by end) ending in `(start_ms, end_ms]`.
-pub(crate) fn within(
-    windows: &[(i64, WindowValue)],
-    start_ms: i64,
-    end_ms: i64,
-) -> &[(i64, WindowValue)] {
-    let (lo, hi) = within_bounds(windows, start_ms, end_ms);
-    &windows[lo..hi]
+/// Keeps `entry`'s windows ending after `end_ms`; whether any are left.
+fn keep_after(entry: &mut Entry, end_ms: i64) -> bool {
+    if entry.windows.first().is_some_and(|(end, _)| *end <= end_ms) {
+        Arc::make_mut(&mut entry.windows).retain(|(end, _)| *end > end_ms);
+    }
+    !entry.windows.is_empty()
 }
 
-/// The index range of [`within`]'s windows. A long range holds most
+/// The index range of the windows (ascending by end) ending in
+/// `(start_ms, end_ms]`. A long range holds most
 /// runs whole, which the first and last windows tell without a search.
 pub(crate) fn within_bounds(
     windows: &[(i64, WindowValue)],

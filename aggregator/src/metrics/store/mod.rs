@@ -497,9 +497,7 @@ impl WindowOutput for WindowStore {
                 .heads
                 .get_mut(&partition)
                 .expect("inserted above");
-            for runs in loaded {
-                head.load(runs);
-            }
+            head.load(loaded.into_iter().flatten());
             head.last_mark = kept.iter().rev().find_map(|c| match c {
                 FileName::Chunk { mark, .. } => Some(*mark),
                 FileName::Block { .. } => None,

@@ -29,7 +29,8 @@ use rustc_hash::FxBuildHasher;
 use tracing::error;
 
 use super::format::Decoded;
-use super::{Run, WindowStore, files, read_window_file};
+use super::head::SharedRun;
+use super::{WindowStore, files, read_window_file};
 use crate::error::{AggregatorError, Result};
 use crate::labels::{Labels, MatchOp, Matcher};
 use crate::metrics::source::{
@@ -45,7 +46,7 @@ use crate::telemetry;
 /// head's runs, and per series the pieces of each, oldest first.
 struct Found {
     blocks: Vec<Arc<Decoded>>,
-    heads: Vec<Run>,
+    heads: Vec<SharedRun>,
     /// In label order.
     series: Vec<(Labels, Vec<Piece>)>,
 }
@@ -68,7 +69,7 @@ impl Found {
                 .windows
                 .extend_windows(piece.lo, piece.hi, window_ms, out),
             None => {
-                let run = &self.heads[piece.run].windows[piece.lo..piece.hi];
+                let run = &self.heads[piece.run].windows()[piece.lo..piece.hi];
                 out.extend(run.iter().map(|(end_ms, value)| Window {
                     start_ms: end_ms - window_ms,
                     end_ms: *end_ms,
@@ -123,17 +124,23 @@ impl WindowStore {
     ) -> Result<Found> {
         let span = self.span_ms(tier);
         let mut heads = Vec::new();
-        let paths: Vec<PathBuf> = {
+        let (paths, spans) = {
             let state = self.read();
             let tier_state = &state.tiers[tier];
             for head in tier_state.heads.values() {
                 head.select(tenant, matchers, start_ms, end_ms, &mut heads);
             }
-            tier_state
+            let blocks = tier_state
                 .blocks
-                .range((start_ms.saturating_add(1), 0)..(end_ms.saturating_add(span), 0))
-                .map(|(_, b)| b.path.clone())
-                .collect()
+                .range((start_ms.saturating_add(1), 0)..(end_ms.saturating_add(span), 0));
+            let mut spans = 0;
+            let mut last_end = None;
+            let mut paths = Vec::new();
+            for (&(end, _), block) in blocks {
+                spans += usize::from(last_end.replace(end) != Some(end));
+                paths.push(block.path.clone());
+            }
+            (paths, spans)
         };
         // A series is met once per block: by its labels' digest (worked
         // out when the block was decoded), without reading its strings;
@@ -144,7 +151,12 @@ impl WindowStore {
             Some(&i) => series[i].1.push(piece),
             None => {
                 index.insert(digest, series.len());
-                series.push((labels.clone(), vec![piece]));
+                // A series has a piece per span of blocks, and up to two
+                // from its head (pending and persisted): room for them all
+                // at once.
+                let mut pieces = Vec::with_capacity(spans + 2);
+                pieces.push(piece);
+                series.push((labels.clone(), pieces));
             }
         };
         if let Some(deadline) = deadline {
@@ -178,9 +190,19 @@ impl WindowStore {
                 block: None,
                 run: index,
                 lo: 0,
-                hi: run.windows.len(),
+                hi: run.hi - run.lo,
             };
             add(run.key.labels.digest(), &run.key.labels, piece);
+        }
+        // A series' head runs (one from pending, one from persisted, more
+        // while a restarted worker's keys differ from the loaded ones) come
+        // in map order: oldest first, so its windows are read in order
+        // without a sort.
+        for (_, pieces) in &mut series {
+            let from = pieces.partition_point(|p| p.block.is_some());
+            if pieces.len() - from > 1 {
+                pieces[from..].sort_by_key(|p| heads[p.run].windows()[p.lo].0);
+            }
         }
         series.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         Ok(Found {
@@ -383,7 +405,7 @@ impl LazySeries for Lazy {
                     .windows
                     .extend_counters(piece.lo, piece.hi, out),
                 None => {
-                    let run = &self.found.heads[piece.run].windows[piece.lo..piece.hi];
+                    let run = &self.found.heads[piece.run].windows()[piece.lo..piece.hi];
                     run.iter().all(|(end_ms, value)| match value {
                         WindowValue::Counter { delta, .. } => {
                             out.push(*end_ms, *delta);

@@ -175,6 +175,29 @@ fn persisted_windows_survive_a_reopen() {
 }
 
 #[test]
+fn a_reopened_head_holds_each_series_once_however_many_chunks_it_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    // Three chunks, each decoding its own copy of both keys.
+    feed(&store, 1, 15, 5);
+    let before = read(&store, "t", vec![]);
+    drop(store);
+    let store = open(dir.path());
+    store
+        .recover_partition(0, mark(15, T0 + 14 * TEN_S))
+        .unwrap();
+    let entries = store.read().tiers[0].heads[&0].persisted.len();
+    assert_eq!(entries, 2, "one head entry per series");
+    assert_eq!(read(&store, "t", vec![]), before);
+    // The restarted worker publishes under keys of its own: read in
+    // order with the loaded windows all the same.
+    feed(&store, 15, 18, 100);
+    let got = read(&store, "t", vec![equal("job", "api")]);
+    let ends: Vec<i64> = got[0].1.iter().map(|(end, _)| *end).collect();
+    assert_eq!(ends, (1..18).map(|i| T0 + i * TEN_S).collect::<Vec<_>>());
+}
+
+#[test]
 fn windows_persisted_after_the_checkpoint_are_forgotten() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
