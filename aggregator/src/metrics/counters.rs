@@ -130,36 +130,24 @@ impl CounterColumns {
     /// this walks a few, then divides (even ends) or searches (listed).
     #[inline]
     pub fn first_after(&self, from: usize, t_ms: i64) -> usize {
-        const WALK: usize = 8;
         let n = self.len();
-        let walk_to = n.min(from + WALK);
-        let mut i = from.min(n);
-        match self.even {
-            Some((first, step)) => {
-                while i < walk_to {
-                    if first + step * i as i64 > t_ms {
-                        return i;
-                    }
-                    i += 1;
-                }
-                if i == n || step == 0 {
-                    return i;
-                }
-                // Ends are `first + i * step`: the first after `t_ms` is
-                // one past the division's quotient.
-                let past = usize::try_from((t_ms - first) / step + 1).unwrap_or(0);
-                past.clamp(i, n)
-            }
-            None => {
-                while i < walk_to {
-                    if self.listed[i] > t_ms {
-                        return i;
-                    }
-                    i += 1;
-                }
-                i + self.listed[i..].partition_point(|e| *e <= t_ms)
+        let from = from.min(n);
+        let Some((first, step)) = self.even else {
+            return advance(&self.listed, from, t_ms, |e| *e);
+        };
+        for i in from..n.min(from + WALK) {
+            if first + step * i as i64 > t_ms {
+                return i;
             }
         }
+        let walked = n.min(from + WALK);
+        if walked == n || step == 0 {
+            return walked;
+        }
+        // Ends are `first + i * step`: the first after `t_ms` is one past
+        // the division's quotient.
+        let past = usize::try_from((t_ms - first) / step + 1).unwrap_or(0);
+        past.clamp(walked, n)
     }
 
     /// The columns of `windows` (cleared first); `false`, and empty, when
@@ -179,6 +167,27 @@ impl CounterColumns {
         }
         true
     }
+}
+
+/// Windows a cursor walks before it searches: a step's range usually
+/// starts and ends a few windows on from the last step's.
+const WALK: usize = 8;
+
+/// The first item from `from` on whose end (`end_of`) is after `t_ms`.
+/// Evaluation times only grow, so a cursor moved by it finds what a
+/// binary search over the whole series would. A step usually moves a
+/// cursor by a few windows: those are walked, and only a longer move is
+/// searched.
+pub(crate) fn advance<T>(items: &[T], from: usize, t_ms: i64, end_of: impl Fn(&T) -> i64) -> usize {
+    let walk_to = items.len().min(from + WALK);
+    let mut i = from;
+    while i < walk_to {
+        if end_of(&items[i]) > t_ms {
+            return i;
+        }
+        i += 1;
+    }
+    i + items[i..].partition_point(|w| end_of(w) <= t_ms)
 }
 
 #[cfg(test)]

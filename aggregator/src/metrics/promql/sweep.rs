@@ -48,6 +48,7 @@ use rustc_hash::FxBuildHasher;
 
 use crate::error::{AggregatorError, Result};
 use crate::labels::Labels;
+use crate::metrics::counters::advance;
 use crate::metrics::source::{CounterColumns, Window};
 
 use super::aggregation::group_key;
@@ -253,24 +254,6 @@ fn selector(
     };
     let row = |reader: &mut Reader<'_>, times: &[i64]| stepped(reader.windows(), times, &newest);
     each_series(ev, scan, vs, steps, &Labels::clone, &row, emit)
-}
-
-/// The first item from `from` on whose end (`end_of`) is after `t_ms`.
-/// Evaluation times only grow, so a cursor moved by it finds what a
-/// binary search over the whole series would. A step usually moves a
-/// cursor by a few windows: those are walked, and only a longer move is
-/// searched.
-fn advance<T>(items: &[T], from: usize, t_ms: i64, end_of: impl Fn(&T) -> i64) -> usize {
-    const WALK: usize = 8;
-    let walk_to = items.len().min(from + WALK);
-    let mut i = from;
-    while i < walk_to {
-        if end_of(&items[i]) > t_ms {
-            return i;
-        }
-        i += 1;
-    }
-    i + items[i..].partition_point(|w| end_of(w) <= t_ms)
 }
 
 /// A range function over a range selector.

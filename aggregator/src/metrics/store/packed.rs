@@ -170,9 +170,14 @@ impl Packed {
         }
     }
 
+    /// Field `field`'s column (see [`Packed::floats`]).
+    fn column(&self, field: usize) -> &[f64] {
+        &self.floats[field * self.stride..][..self.stride]
+    }
+
     /// Window `i`'s value.
     pub fn value(&self, i: usize) -> WindowValue {
-        let f = |field: usize| self.floats[field * self.stride + i];
+        let f = |field: usize| self.column(field)[i];
         match self.kind {
             SeriesKind::Gauge => WindowValue::Gauge {
                 count: self.counts[i],
@@ -214,8 +219,7 @@ impl Packed {
         };
         match (self.kind, &self.ends) {
             (SeriesKind::Counter, Ends::Even { first, step, .. }) => {
-                let deltas = &self.floats[lo..hi];
-                let totals = &self.floats[self.stride + lo..self.stride + hi];
+                let (deltas, totals) = (&self.column(0)[lo..hi], &self.column(1)[lo..hi]);
                 out.extend(deltas.iter().zip(totals).zip(lo as i64..).map(
                     |((&delta, &total), i)| {
                         window(first + step * i, WindowValue::Counter { delta, total })
@@ -232,7 +236,7 @@ impl Packed {
         if self.kind != SeriesKind::Counter {
             return false;
         }
-        let deltas = &self.floats[lo..hi];
+        let deltas = &self.column(0)[lo..hi];
         match &self.ends {
             Ends::Even { first, step, .. } => {
                 out.extend_even(first + step * lo as i64, *step, deltas)
