@@ -29,6 +29,12 @@ use tantivy::{Index, IndexReader, IndexSettings, ReloadPolicy, Searcher};
 use crate::error::{AggregatorError, Result};
 use crate::logs::schema::{self, Fields};
 
+/// The zstd level of the stored documents. Level 1 compresses these
+/// blocks about as well as zstd's default (3) at much less CPU, and the
+/// docstore's compression runs on every indexed record: it was a tenth of
+/// the indexing cost at level 3 (`weir bench logs`, BENCHMARKS.md).
+const DOCSTORE_ZSTD_LEVEL: i32 = 1;
+
 /// Which partition and bucket a split holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SplitId {
@@ -101,7 +107,9 @@ impl Split {
                 .map_err(|e| AggregatorError::io(format!("create {}", dir.display()), e))?;
             let (schema, _) = schema::schema();
             let settings = IndexSettings {
-                docstore_compression: Compressor::Zstd(ZstdCompressor::default()),
+                docstore_compression: Compressor::Zstd(ZstdCompressor {
+                    compression_level: Some(DOCSTORE_ZSTD_LEVEL),
+                }),
                 ..IndexSettings::default()
             };
             Index::builder()
