@@ -30,8 +30,8 @@ use tracing::{debug, warn};
 use crate::clock::now_nanos;
 use crate::consumer::PartitionSink;
 use crate::error::{AggregatorError, Result};
-use crate::logs::document::{LogDocument, decode_record};
-use crate::logs::schema::{self, Fields};
+use crate::logs::document::DocumentBuilder;
+use crate::logs::schema;
 use crate::logs::split::{Split, SplitId};
 use crate::logs::store::LogStore;
 use crate::telemetry;
@@ -75,12 +75,12 @@ struct OpenWriter {
 pub struct PartitionIndexer {
     store: Arc<LogStore>,
     partition: u32,
-    fields: Fields,
+    documents: DocumentBuilder,
     writers: HashMap<SplitId, OpenWriter>,
     checkpoint: u64,
     docs_since_commit: usize,
     last_commit: Instant,
-    scratch: Vec<LogDocument>,
+    scratch: Vec<(i64, TantivyDocument)>,
 }
 
 impl PartitionIndexer {
@@ -90,7 +90,7 @@ impl PartitionIndexer {
         Ok(PartitionIndexer {
             store,
             partition,
-            fields: schema::schema().1,
+            documents: DocumentBuilder::new(schema::schema().1),
             writers: HashMap::new(),
             checkpoint,
             docs_since_commit: 0,
@@ -228,38 +228,36 @@ impl PartitionSink for PartitionIndexer {
         let bucket_secs = self.store.config().bucket_secs();
         let cutoff = self.store.retention_cutoff_nanos(now_nanos());
         let mut added = 0usize;
+        let mut scratch = std::mem::take(&mut self.scratch);
         for record in &records {
-            self.scratch.clear();
-            let mut scratch = std::mem::take(&mut self.scratch);
-            if let Err(e) = decode_record(record, &mut scratch) {
+            scratch.clear();
+            if let Err(e) = self.documents.build(record, &mut scratch) {
                 warn!(partition = self.partition, offset = record.offset, error = %e,
                     "skipping a record that is not an OTLP logs request");
                 metrics::counter!(telemetry::LOG_INDEX_SKIPPED_RECORDS_TOTAL).increment(1);
-                self.scratch = scratch;
                 continue;
             }
-            for doc in scratch.drain(..) {
-                if cutoff.is_some_and(|cutoff| doc.timestamp_nanos < cutoff) {
+            for (timestamp_nanos, doc) in scratch.drain(..) {
+                if cutoff.is_some_and(|cutoff| timestamp_nanos < cutoff) {
                     metrics::counter!(telemetry::LOG_INDEX_EXPIRED_DOCUMENTS_TOTAL).increment(1);
                     continue;
                 }
-                let id = SplitId::of(self.partition, doc.timestamp_nanos, bucket_secs);
-                let fields = self.fields;
+                let id = SplitId::of(self.partition, timestamp_nanos, bucket_secs);
                 let writer = self.writer(id, record.offset)?;
                 if record.offset < writer.skip_below {
                     continue;
                 }
                 writer
                     .writer
-                    .add_document(doc.to_tantivy(&fields))
+                    .add_document(doc)
                     .map_err(|e| AggregatorError::index("add a document", e))?;
                 writer.dirty = true;
                 writer.last_used = Instant::now();
                 writer.newest_record = Some(record.offset);
                 added += 1;
             }
-            self.scratch = scratch;
         }
+        self.scratch = scratch;
         self.docs_since_commit += added;
         metrics::counter!(telemetry::LOG_INDEX_DOCUMENTS_TOTAL).increment(added as u64);
         Ok(())

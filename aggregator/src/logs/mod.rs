@@ -2,7 +2,8 @@
 //! LogQL engine and the source it reads.
 //!
 //! # Layout
-//! - [`document`]: OTLP log records as documents, and back.
+//! - [`document`]: OTLP log records as documents (the reference mapping and
+//!   the indexer's [`document::DocumentBuilder`]), and back.
 //! - [`schema`]: the tantivy schema (Quickwit's OTLP field names).
 //! - [`split`]: one partition's index for one time bucket.
 //! - [`store`]: every split, checkpoints and retention.

@@ -60,6 +60,24 @@ pub struct Record {
     pub headers: Vec<(String, Option<Bytes>)>,
 }
 
+impl Record {
+    /// The tenant the record belongs to: its last [`TENANT_HEADER`] (as
+    /// UTF-8), else [`DEFAULT_TENANT`].
+    ///
+    /// [`TENANT_HEADER`]: crate::appender::TENANT_HEADER
+    /// [`DEFAULT_TENANT`]: crate::appender::DEFAULT_TENANT
+    pub fn tenant(&self) -> &str {
+        use crate::appender::{DEFAULT_TENANT, TENANT_HEADER};
+        self.headers
+            .iter()
+            .rev()
+            .find(|(key, _)| key == TENANT_HEADER)
+            .and_then(|(_, value)| value.as_deref())
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .unwrap_or(DEFAULT_TENANT)
+    }
+}
+
 /// Appends one encoded record to `out`.
 pub(super) fn encode(
     out: &mut Vec<u8>,

@@ -11,9 +11,9 @@
 //!    term dictionaries of `trace_id` and `span_id` are a large part of the
 //!    index). Rendering a request is a copy of its bytes; nothing else is
 //!    held per request, so memory stays bounded whatever `--records`.
-//! 2. **Raw tantivy.** `--partitions` threads, each rendering, decoding
-//!    (`decode_record`) and converting (`to_tantivy`) its share of the
-//!    requests into one index of its own, created as a split is (same
+//! 2. **Raw tantivy.** `--partitions` threads, each rendering and
+//!    converting (the indexer's `DocumentBuilder`: decode, then documents)
+//!    its share of the requests into one index of its own, created as a split is (same
 //!    schema, tokenizers, docstore compression) and written with the
 //!    indexer's writer settings (one indexing thread, the same memory and
 //!    merge policy), one commit at the end. No log, no pipeline, no
@@ -35,7 +35,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use aggregator::consumer::{Consumer, ConsumerConfig};
-use aggregator::logs::document::decode_record;
+use aggregator::logs::document::DocumentBuilder;
 use aggregator::logs::indexer::{PartitionIndexer, merge_policy};
 use aggregator::logs::logql::{LogQlEngine, QueryResult};
 use aggregator::logs::search::{LogSearch, SearchRequest};

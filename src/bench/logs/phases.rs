@@ -29,7 +29,7 @@ pub(super) fn run_raw(args: &LogsBenchArgs, requests: &Requests, root: &Path) ->
                     };
                     let split = Split::open(root, id, config.bucket_secs(), true)?
                         .context("a created split exists")?;
-                    let fields = split.fields();
+                    let mut builder = DocumentBuilder::new(split.fields());
                     // One indexing thread, the indexer's memory and its
                     // merge policy.
                     let mut writer = split
@@ -46,9 +46,11 @@ pub(super) fn run_raw(args: &LogsBenchArgs, requests: &Requests, root: &Path) ->
                             value: Some(requests.render(i)),
                             headers: Vec::new(),
                         };
-                        decode_record(&record, &mut docs).context("decode a generated request")?;
-                        for doc in docs.drain(..) {
-                            writer.add_document(doc.to_tantivy(&fields))?;
+                        builder
+                            .build(&record, &mut docs)
+                            .context("decode a generated request")?;
+                        for (_, doc) in docs.drain(..) {
+                            writer.add_document(doc)?;
                             added += 1;
                         }
                     }

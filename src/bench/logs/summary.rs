@@ -70,7 +70,7 @@ pub(super) fn print_report(r: &Report) {
     );
     println!();
     println!(
-        "raw: render+decode+to_tantivy {:.1} CPU s/M recs, tantivy indexing+commit {:.1} CPU s/M recs; \
+        "raw: render+decode+documents {:.1} CPU s/M recs, tantivy indexing+commit {:.1} CPU s/M recs; \
          merges finished {:.1} s after the commit; {} MiB on disk",
         per_million(raw.prepare_cpu_seconds, raw.docs),
         per_million(raw.cpu_seconds - raw.prepare_cpu_seconds, raw.docs),

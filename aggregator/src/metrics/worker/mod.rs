@@ -43,7 +43,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use log_core::Record;
-use log_core::appender::{DEFAULT_TENANT, TENANT_HEADER};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use prost::Message;
 use tracing::warn;
@@ -273,7 +272,7 @@ impl MetricsWorker {
                 return;
             }
         };
-        let tenant = tenant_of(record);
+        let tenant = record.tenant();
         for resource_metrics in &request.resource_metrics {
             let attributes = resource_metrics
                 .resource
@@ -375,17 +374,6 @@ impl MetricsWorker {
         metrics::gauge!(telemetry::METRIC_ACTIVE_SERIES, "partition" => self.partition.to_string())
             .set(self.state.series.len() as f64);
     }
-}
-
-fn tenant_of(record: &Record) -> &str {
-    record
-        .headers
-        .iter()
-        .rev()
-        .find(|(key, _)| key == TENANT_HEADER)
-        .and_then(|(_, value)| value.as_deref())
-        .and_then(|v| std::str::from_utf8(v).ok())
-        .unwrap_or(DEFAULT_TENANT)
 }
 
 fn wall_ms() -> i64 {
