@@ -26,10 +26,11 @@ use rustc_hash::FxHashMap;
 use tantivy::TantivyDocument;
 use tantivy::schema::OwnedValue;
 
-use super::timestamp_of;
 use super::value::{DocValue, holds_bytes};
-use super::value_of;
-use super::{UNKNOWN_SERVICE, detected_level, hex_into, label_value, line_of, nanos, object_of};
+use super::{
+    UNKNOWN_SERVICE, detected_level, hex_into, label_value, line_of, nanos, object_of,
+    timestamp_of, value_of,
+};
 use crate::labels::label_name;
 use crate::logs::schema::{Fields, SPAN_ID, TRACE_ID};
 
