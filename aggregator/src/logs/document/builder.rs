@@ -104,14 +104,7 @@ impl<'a> AttributeMap<'a> {
         let mut sorted: Vec<&KeyValue> = attributes.iter().collect();
         // Stable, so that of equal keys the last stays last: it is kept.
         sorted.sort_by(|a, b| a.key.cmp(&b.key));
-        sorted.dedup_by(|later, earlier| {
-            if later.key == earlier.key {
-                *earlier = *later;
-                true
-            } else {
-                false
-            }
-        });
+        keep_last_of_equal(&mut sorted, |a, b| a.key == b.key);
         AttributeMap::Borrowed(sorted)
     }
 
@@ -262,22 +255,21 @@ impl DocumentBuilder {
 
         // The pairs of `unique_pairs(metadata_pairs ++ stream_pairs)`, in
         // the same order, so that the same one of equal names is kept.
-        let names = &self.names;
-        let owned_names: Vec<String> = attribute_labels
+        let names: Vec<Cow<'_, str>> = attribute_labels
             .iter()
-            .filter(|(key, _)| !names.contains_key(*key))
-            .map(|(key, _)| label_name(key))
+            .map(|(key, _)| match self.names.get(*key) {
+                Some(name) => Cow::Borrowed(name.as_str()),
+                None => Cow::Owned(label_name(key)),
+            })
             .collect();
-        let mut owned = owned_names.iter();
         let mut pairs: Vec<(&str, &str)> =
             Vec::with_capacity(attribute_labels.len() + at.resource.labels.len() + 5);
-        for (key, value) in &attribute_labels {
-            let name = match names.get(*key) {
-                Some(name) => name.as_str(),
-                None => owned.next().expect("one made per uncached key").as_str(),
-            };
-            pairs.push((name, value.as_ref()));
-        }
+        pairs.extend(
+            names
+                .iter()
+                .zip(&attribute_labels)
+                .map(|(name, (_, value))| (name.as_ref(), value.as_ref())),
+        );
         pairs.push((TRACE_ID, trace_id));
         pairs.push((SPAN_ID, span_id));
         pairs.push((
@@ -294,14 +286,7 @@ impl DocumentBuilder {
         pairs.push(("severity_text", &log.severity_text));
         pairs.retain(|(_, value)| !value.is_empty());
         pairs.sort_by(|a, b| a.0.cmp(b.0));
-        pairs.dedup_by(|later, earlier| {
-            if later.0 == earlier.0 {
-                *earlier = *later;
-                true
-            } else {
-                false
-            }
-        });
+        keep_last_of_equal(&mut pairs, |a, b| a.0 == b.0);
         for (name, value) in &mut pairs {
             // The record's own ids are in their own fields (see the schema doc).
             if (*name == TRACE_ID && *value == trace_id) || (*name == SPAN_ID && *value == span_id)
@@ -327,6 +312,17 @@ struct Context<'a, 'r> {
     offset: u64,
     scope_name: &'a str,
     resource: &'a ResourcePart<'r>,
+}
+
+/// Of each run of adjacent equal items of a sorted `items`, keeps the last.
+fn keep_last_of_equal<T: Copy>(items: &mut Vec<T>, equal: impl Fn(&T, &T) -> bool) {
+    items.dedup_by(|later, earlier| {
+        let same = equal(later, earlier);
+        if same {
+            *earlier = *later;
+        }
+        same
+    });
 }
 
 /// [`label_value`] of an OTLP value, borrowed where it is a string.
